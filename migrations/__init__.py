@@ -1,0 +1,1 @@
+"""Alembic migrations; `mediaq migrate` (producer.migrate) runs them."""

@@ -1,0 +1,252 @@
+"""/v1/batches: submit, list, read and cancel batches."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import UploadFile
+
+from producer.api.deps import Services, services, tenant_id
+from producer.api.problems import ProblemError, not_found
+from producer.dispatch import StageMessage, send_stage_runs
+from producer.intake import check_spec, file_kind, invalid, parse_items, parse_json_spec, spec_digest
+from producer.queries import batch_view, get_batch, list_batches
+from producer.crud import cancel_batch
+from producer.submission import (
+    Accepted,
+    Idempotency,
+    IdempotencyConflict,
+    create_batch,
+    find_replay,
+)
+from schemas.api import BatchAccepted, BatchPage, BatchSpec, BatchView, CancelResult, Problem
+from schemas.pipelines import builtin_templates
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (404, 409, 413, 422, 503)
+}
+_UPLOAD_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/BatchSpec"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "template"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "template": {"type": "string"},
+                        "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+                        "metadata": {"type": "string", "description": "JSON object"},
+                        "params": {"type": "string", "description": "JSON object"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchAccepted,
+    responses=PROBLEMS,
+    openapi_extra=_UPLOAD_DOC,
+    summary="Submit a batch (JSON body, or a JSONL/CSV file as body or multipart upload)",
+)
+async def submit_batch(
+    request: Request,
+    background: BackgroundTasks,
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    template: Annotated[str | None, Query(description="For raw JSONL/CSV bodies")] = None,
+    priority: Annotated[int, Query(ge=0, le=9, description="For raw JSONL/CSV bodies")] = 5,
+) -> JSONResponse:
+    spec = await _read_spec(request, template=template, priority=priority)
+    pipeline = builtin_templates().get(spec.template)
+    if pipeline is None:
+        raise invalid(
+            f"unknown template {spec.template!r} (known: {', '.join(sorted(builtin_templates()))})",
+            [{"field": "template", "detail": "unknown template"}],
+        )
+    check_spec(spec=spec, template=pipeline, settings=svc.settings)
+    idem = Idempotency(idempotency_key, spec_digest(spec)) if idempotency_key else None
+    accepted = _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
+    if accepted.messages:
+        background.add_task(_dispatch, svc, accepted.messages)
+    headers = {"Location": accepted.response.status_url}
+    if accepted.is_replay:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(accepted.response.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+def _accept(
+    *, svc: Services, tenant: str, spec: BatchSpec, pipeline: Any, idem: Idempotency | None
+) -> Accepted:
+    try:
+        with svc.db.session() as session:
+            return create_batch(
+                session=session, tenant_id=tenant, spec=spec, template=pipeline, idempotency=idem
+            )
+    except IdempotencyConflict:
+        raise _key_reused(idem.key) from None
+    except IntegrityError:
+        # a concurrent retry with the same key committed first: answer with its response
+        if idem is None:
+            raise
+        with svc.db.read_session() as session:
+            try:
+                replay = find_replay(session=session, tenant_id=tenant, idempotency=idem)
+            except IdempotencyConflict:
+                raise _key_reused(idem.key) from None
+        if replay is None:
+            raise
+        return Accepted(response=replay, messages=[], is_replay=True)
+
+
+def _key_reused(key: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        f"Idempotency-Key {key!r} was used before with a different request body",
+        errors=[{"field": "Idempotency-Key", "detail": "used before with another body"}],
+    )
+
+
+def _dispatch(svc: Services, messages: list[StageMessage]) -> None:
+    send_stage_runs(app=svc.celery, settings=svc.settings, messages=messages)
+
+
+async def _read_spec(request: Request, *, template: str | None, priority: int) -> BatchSpec:
+    content_type = request.headers.get("content-type", "application/json")
+    if content_type.startswith("multipart/form-data"):
+        return await _read_multipart(request)
+    body = await request.body()
+    kind = file_kind(content_type=content_type, filename=None)
+    if kind is None:
+        if not content_type.startswith("application/json"):
+            raise ProblemError(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"send application/json, application/x-ndjson, text/csv or multipart/form-data, "
+                f"not {content_type!r}",
+            )
+        return parse_json_spec(body)
+    if not template:
+        raise invalid("a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}])
+    items = parse_items(data=body, kind=kind)
+    return _spec(template=template, items=items, priority=priority, metadata={}, params={})
+
+
+async def _read_multipart(request: Request) -> BatchSpec:
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise invalid("multipart upload needs a 'file' part", [{"field": "file", "detail": "required"}])
+    kind = file_kind(content_type=upload.content_type or "", filename=upload.filename)
+    if kind is None:
+        raise invalid("the file must be JSONL (.jsonl) or CSV (.csv)", [{"field": "file", "detail": "unknown type"}])
+    items = parse_items(data=await upload.read(), kind=kind)
+    template = form.get("template")
+    if not isinstance(template, str) or not template:
+        raise invalid("multipart upload needs a 'template' field", [{"field": "template", "detail": "required"}])
+    return _spec(
+        template=template,
+        items=items,
+        priority=_form_int(form.get("priority"), default=5),
+        metadata=_form_json(form.get("metadata"), field="metadata"),
+        params=_form_json(form.get("params"), field="params"),
+    )
+
+
+def _spec(**fields: Any) -> BatchSpec:
+    body = json.dumps(fields).encode("utf-8")
+    return parse_json_spec(body)
+
+
+def _form_int(value: Any, *, default: int) -> Any:
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise invalid("priority must be an integer 0-9", [{"field": "priority", "detail": "not an integer"}]) from None
+
+
+def _form_json(value: Any, *, field: str) -> Any:
+    if value in (None, ""):
+        return {}
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        raise invalid(f"{field} must be a JSON object", [{"field": field, "detail": "not JSON"}]) from None
+
+
+@router.get("", response_model=BatchPage, responses=PROBLEMS)
+def get_batches(
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+) -> BatchPage:
+    with svc.db.read_session() as session:
+        return list_batches(session=session, tenant_id=tenant, limit=limit, cursor=_cursor(cursor))
+
+
+def _cursor(raw: str | None) -> tuple[datetime, str] | None:
+    if raw is None:
+        return None
+    try:
+        created, batch_id = raw.split("|", 1)
+        return datetime.fromisoformat(created), batch_id
+    except ValueError:
+        raise invalid("malformed cursor", [{"field": "cursor", "detail": "malformed"}]) from None
+
+
+@router.get("/{batch_id}", response_model=BatchView, responses=PROBLEMS)
+def get_batch_view(
+    batch_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+    jobs_offset: Annotated[int, Query(ge=0)] = 0,
+    jobs_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+) -> BatchView:
+    with svc.db.read_session() as session:
+        view = batch_view(
+            session=session,
+            tenant_id=tenant,
+            batch_id=batch_id,
+            jobs_offset=jobs_offset,
+            jobs_limit=jobs_limit,
+        )
+    if view is None:
+        raise not_found("batch", batch_id)
+    return view
+
+
+@router.post("/{batch_id}/cancel", response_model=CancelResult, responses=PROBLEMS)
+def cancel(
+    batch_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+) -> CancelResult:
+    with svc.db.session() as session:
+        if get_batch(session=session, tenant_id=tenant, batch_id=batch_id) is None:
+            raise not_found("batch", batch_id)
+        jobs, stages = cancel_batch(session=session, batch_id=batch_id)
+    return CancelResult(id=batch_id, canceled_jobs=jobs, canceled_stages=stages)

@@ -1,0 +1,42 @@
+"""/v1/jobs: one job with every stage, and cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from producer.api.batches import PROBLEMS
+from producer.api.deps import Services, services, tenant_id
+from producer.api.problems import not_found
+from producer.crud import cancel_jobs
+from producer.queries import get_job, job_view
+from schemas.api import CancelResult, JobView
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+@router.get("/{job_id}", response_model=JobView, responses=PROBLEMS)
+def get_job_view(
+    job_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+) -> JobView:
+    with svc.db.read_session() as session:
+        view = job_view(session=session, tenant_id=tenant, job_id=job_id)
+    if view is None:
+        raise not_found("job", job_id)
+    return view
+
+
+@router.post("/{job_id}/cancel", response_model=CancelResult, responses=PROBLEMS)
+def cancel_job(
+    job_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: Annotated[str, Depends(tenant_id)],
+) -> CancelResult:
+    with svc.db.session() as session:
+        if get_job(session=session, tenant_id=tenant, job_id=job_id) is None:
+            raise not_found("job", job_id)
+        jobs, stages = cancel_jobs(session=session, job_ids=[job_id])
+    return CancelResult(id=job_id, canceled_jobs=jobs, canceled_stages=stages)

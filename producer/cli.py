@@ -1,0 +1,191 @@
+"""The `mediaq` command: run the API, workers, migrations, the demo, and submit work."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from producer.client import ApiError, Client
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
+
+class CliError(Exception):
+    """A failure worth one line on stderr, not a traceback."""
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    """Settings after applying --data-dir (through the environment, so child processes agree)."""
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir:
+        os.environ["MEDIAQ_DATA_DIR"] = str(Path(data_dir).resolve())
+    from producer.settings import get_settings
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from producer.migrate import upgrade
+
+    settings = _settings(args)
+    upgrade(settings.resolved_database_url())
+    say(f"database migrated: {_redact(settings.resolved_database_url())}")
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    from producer.embedded import serve_api
+
+    serve_api(_settings(args), host=args.host, port=args.port)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from producer.embedded import run_worker
+
+    run_worker(_settings(args), queues=args.queues, concurrency=args.concurrency)
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from producer.embedded import run_up
+
+    run_up(_settings(args), host=args.host, port=args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from producer.demo import run_demo
+
+    run_demo(_settings(args), items_path=Path(args.file) if args.file else None)
+
+
+def cmd_submit(args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    client = Client(args.url)
+    try:
+        accepted = client.submit_file(
+            path, template=args.template, priority=args.priority, idempotency_key=args.key
+        )
+        say(f"batch {accepted['id']}: {accepted['item_count']} jobs accepted")
+        if args.wait:
+            view = client.wait_for_batch(
+                accepted["id"], timeout_s=args.timeout, on_progress=progress_bar
+            )
+            sys.stderr.write("\n")
+            say(json.dumps(view["counts"]))
+            if view["counts"].get("failed", 0):
+                raise CliError(f"{view['counts']['failed']} job(s) failed; see mediaq status ID")
+    finally:
+        client.close()
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    client = Client(args.url)
+    try:
+        try:
+            view = client.batch(args.id, jobs_limit=args.jobs)
+        except ApiError as error:
+            if "404" not in str(error):
+                raise
+            view = client.job(args.id)
+        say(json.dumps(view, indent=2))
+    finally:
+        client.close()
+
+
+def progress_bar(view: dict[str, Any]) -> None:
+    counts, total = view["counts"], max(1, view["item_count"])
+    done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "canceled", "expired"))
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write(
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+        f"succeeded {counts.get('succeeded', 0)} running {counts.get('running', 0)} "
+        f"failed {counts.get('failed', 0)}  "
+    )
+    sys.stderr.flush()
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mediaq", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help_: str) -> Any:
+        command = sub.add_parser(name, help=help_)
+        command.set_defaults(handler=handler)
+        return command
+
+    def data_dir(command: Any) -> None:
+        command.add_argument("--data-dir", help="folder for the SQLite file and local objects")
+
+    migrate = add("migrate", cmd_migrate, "upgrade the database schema")
+    data_dir(migrate)
+    for name, handler, help_ in (
+        ("up", cmd_up, "API and workers in one command (embedded default)"),
+        ("api", cmd_api, "the HTTP API only"),
+    ):
+        command = add(name, handler, help_)
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+        data_dir(command)
+    worker = add("worker", cmd_worker, "a Celery worker")
+    worker.add_argument("--queues", default="cpu", help="comma-separated queues: cpu,gpu")
+    worker.add_argument("--concurrency", type=int, default=0, help="processes; 0: CPU cores")
+    data_dir(worker)
+    demo = add("demo", cmd_demo, "run the sample news batch end to end and print the outputs")
+    demo.add_argument("--file", help="JSONL of items instead of the sample news batch")
+    data_dir(demo)
+    submit = add("submit", cmd_submit, "submit a JSONL or CSV file as a batch")
+    submit.add_argument("file")
+    submit.add_argument("--template", required=True)
+    submit.add_argument("--priority", type=int, default=5)
+    submit.add_argument("--key", help="Idempotency-Key, so a retried submit creates nothing new")
+    submit.add_argument("--wait", action="store_true", help="show progress until done")
+    submit.add_argument("--timeout", type=float, default=3600)
+    submit.add_argument("--url", default=os.environ.get("MEDIAQ_API_URL", DEFAULT_API_URL))
+    status = add("status", cmd_status, "show a batch or a job")
+    status.add_argument("id")
+    status.add_argument("--jobs", type=int, default=100, help="jobs to list for a batch")
+    status.add_argument("--url", default=os.environ.get("MEDIAQ_API_URL", DEFAULT_API_URL))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except (CliError, ApiError) as error:
+        sys.stderr.write(f"mediaq: {error}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one line for the user; the traceback only on request
+        if os.environ.get("MEDIAQ_DEBUG"):
+            raise
+        sys.stderr.write(f"mediaq: {type(error).__name__}: {error} (MEDIAQ_DEBUG=1 for details)\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""A small HTTP client of the mediaq API, used by the CLI (`submit`, `status`, `demo`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from producer.intake import file_kind
+from schemas.states import TERMINAL_JOB_STATES
+
+
+class ApiError(Exception):
+    """The API answered with a problem document; str() is one line for the terminal."""
+
+
+class Client:
+    def __init__(self, base_url: str, *, timeout_s: float = 60.0) -> None:
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise ApiError(f"cannot reach the API at {self._http.base_url}: {error}") from None
+        if response.status_code >= 400:
+            raise ApiError(_problem_line(response))
+        return response.json()
+
+    def submit_file(
+        self, path: Path, *, template: str, priority: int = 5, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        kind = file_kind(content_type="", filename=path.name)
+        if kind is None:
+            raise ApiError(f"{path}: expected a .jsonl or .csv file")
+        content_type = "text/csv" if kind == "csv" else "application/x-ndjson"
+        headers = {"Content-Type": content_type}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return self._call(
+            "POST",
+            "/v1/batches",
+            params={"template": template, "priority": priority},
+            content=path.read_bytes(),
+            headers=headers,
+        )
+
+    def batch(self, batch_id: str, *, jobs_limit: int = 1000) -> dict[str, Any]:
+        return self._call("GET", f"/v1/batches/{batch_id}", params={"jobs_limit": jobs_limit})
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/jobs/{job_id}")
+
+    def download(self, url_path: str, target: Path) -> None:
+        response = self._http.get(url_path, follow_redirects=True)
+        if response.status_code >= 400:
+            raise ApiError(_problem_line(response))
+        target.write_bytes(response.content)
+
+    def wait_for_batch(
+        self,
+        batch_id: str,
+        *,
+        timeout_s: float,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll until every job has ended; raises ApiError after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            view = self.batch(batch_id, jobs_limit=0)
+            if on_progress:
+                on_progress(view)
+            done = sum(view["counts"].get(state, 0) for state in TERMINAL_JOB_STATES)
+            if done >= view["item_count"]:
+                return self.batch(batch_id)
+            if time.monotonic() > deadline:
+                raise ApiError(f"batch {batch_id} not finished after {timeout_s:.0f} s")
+            time.sleep(0.5)
+
+
+def _problem_line(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:200]}"
+    detail = body.get("detail") or body.get("title") or body
+    return f"HTTP {response.status_code}: {detail}"

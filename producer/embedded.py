@@ -1,0 +1,146 @@
+"""Process wiring: the API server, a Celery worker, and both together (`mediaq up`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+import uvicorn
+
+from producer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
+    from producer.main import create_app
+    from producer.migrate import upgrade
+    from producer.reconciler import Reconciler
+
+    upgrade(settings.resolved_database_url())
+    app = create_app(settings)
+    if with_reconciler:
+        svc = app.state.services
+        Reconciler(db=svc.db, app=svc.celery, settings=settings).start()
+    return app
+
+
+def serve_api(settings: Settings, *, host: str, port: int) -> None:
+    """Run the API (with the reconciler) in the foreground."""
+    _configure_logging()
+    app = _build_app(settings, with_reconciler=True)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def run_worker(settings: Settings, *, queues: str, concurrency: int) -> None:
+    """Run a Celery worker in the foreground (prefork, late ack, prefetch 1)."""
+    from workers.app import app
+
+    processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(processes),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def start_worker_process(settings: Settings, *, queues: str = "cpu,gpu") -> subprocess.Popen[bytes]:
+    """A `mediaq worker` child process sharing this process's settings via the environment."""
+    env = {**os.environ, "MEDIAQ_DATA_DIR": str(settings.data_dir.resolve())}
+    log_path = settings.data_dir / "worker.log"
+    with open(log_path, "ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "producer.cli", "worker", "--queues", queues],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_process(process: subprocess.Popen[bytes], *, timeout_s: float = 20) -> None:
+    """SIGTERM (Celery's warm shutdown), then SIGKILL the group if it lingers."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class ApiThread(threading.Thread):
+    """The API served by uvicorn in a background thread (for `demo` and tests)."""
+
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(name="mediaq-api", daemon=True)
+        app = _build_app(settings, with_reconciler=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning")
+        self.server = uvicorn.Server(config)
+
+    def run(self) -> None:
+        self.server.run()
+
+    @property
+    def url(self) -> str:
+        sockets = self.server.servers[0].sockets
+        host, port = sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def wait_started(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.is_alive():
+                raise RuntimeError("the API did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.join(timeout=10)
+
+
+@contextmanager
+def embedded_system(settings: Settings) -> Iterator[ApiThread]:
+    """API thread plus one worker process; everything stopped on exit."""
+    api = ApiThread(settings)
+    worker = start_worker_process(settings)
+    try:
+        api.start()
+        api.wait_started()
+        yield api
+    finally:
+        stop_process(worker)
+        api.stop()
+
+
+def run_up(settings: Settings, *, host: str, port: int) -> None:
+    """API in the foreground, a worker process beside it; Ctrl-C stops both."""
+    _configure_logging()
+    worker = start_worker_process(settings)
+    log.info("worker started (pid %d), log: %s", worker.pid, settings.data_dir / "worker.log")
+    try:
+        serve_api(settings, host=host, port=port)
+    finally:
+        stop_process(worker)

@@ -1,0 +1,199 @@
+"""Read side: batch, job and artifact views for the API, without N+1 queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from producer.ids import as_utc
+from schemas.api import BatchPage, BatchView, JobSummary, JobView, OutputRef, StageView
+from schemas.states import TERMINAL_JOB_STATES, ErrorClass, JobState, StageState
+from schemas.tables import Artifact, Batch, Job, StageRun
+
+
+def job_counts(*, session: Session, batch_ids: Iterable[str]) -> dict[str, dict[JobState, int]]:
+    """Jobs per state for each batch, in one grouped query."""
+    ids = list(batch_ids)
+    counts: dict[str, dict[JobState, int]] = {bid: dict.fromkeys(JobState, 0) for bid in ids}
+    if not ids:
+        return counts
+    rows = session.execute(
+        select(Job.batch_id, Job.state, func.count())
+        .where(Job.batch_id.in_(ids))
+        .group_by(Job.batch_id, Job.state)
+    )
+    for batch_id, state, count in rows:
+        counts[batch_id][JobState(state)] = count
+    return counts
+
+
+def _last_finished(*, session: Session, batch_ids: list[str]) -> dict[str, datetime | None]:
+    rows = session.execute(
+        select(Job.batch_id, func.max(Job.finished_at))
+        .where(Job.batch_id.in_(batch_ids))
+        .group_by(Job.batch_id)
+    )
+    return {batch_id: as_utc(finished) for batch_id, finished in rows}
+
+
+def _batch_view(
+    batch: Batch, counts: dict[JobState, int], last_finished: datetime | None
+) -> BatchView:
+    done = sum(counts[state] for state in TERMINAL_JOB_STATES)
+    is_complete = done == batch.item_count
+    return BatchView(
+        id=batch.id,
+        template=batch.template,
+        priority=batch.priority,
+        metadata=batch.meta,
+        item_count=batch.item_count,
+        counts=counts,
+        percent_done=round(100.0 * done / batch.item_count, 2) if batch.item_count else 100.0,
+        created_at=as_utc(batch.created_at),
+        canceled_at=as_utc(batch.canceled_at),
+        completed_at=last_finished if is_complete else None,
+    )
+
+
+def get_batch(*, session: Session, tenant_id: str, batch_id: str) -> Batch | None:
+    return session.execute(
+        select(Batch).where(Batch.id == batch_id, Batch.tenant_id == tenant_id)
+    ).scalar_one_or_none()
+
+
+def batch_view(
+    *, session: Session, tenant_id: str, batch_id: str, jobs_offset: int, jobs_limit: int
+) -> BatchView | None:
+    """The batch with counts per state and one page of its jobs in submission order."""
+    batch = get_batch(session=session, tenant_id=tenant_id, batch_id=batch_id)
+    if batch is None:
+        return None
+    counts = job_counts(session=session, batch_ids=[batch.id])[batch.id]
+    last = _last_finished(session=session, batch_ids=[batch.id]).get(batch.id)
+    view = _batch_view(batch, counts, last)
+    jobs = session.execute(
+        select(Job.id, Job.custom_id, Job.state, Job.started_at, Job.finished_at)
+        .where(Job.batch_id == batch.id)
+        .order_by(Job.position)
+        .offset(jobs_offset)
+        .limit(jobs_limit)
+    ).all()
+    view.jobs = [
+        JobSummary(
+            id=row.id,
+            custom_id=row.custom_id,
+            state=JobState(row.state),
+            started_at=as_utc(row.started_at),
+            finished_at=as_utc(row.finished_at),
+        )
+        for row in jobs
+    ]
+    view.jobs_offset, view.jobs_limit = jobs_offset, jobs_limit
+    return view
+
+
+def list_batches(
+    *, session: Session, tenant_id: str, limit: int, cursor: tuple[datetime, str] | None
+) -> BatchPage:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = select(Batch).where(Batch.tenant_id == tenant_id)
+    if cursor is not None:
+        query = query.where(tuple_(Batch.created_at, Batch.id) < cursor)
+    batches = list(
+        session.execute(query.order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit + 1))
+        .scalars()
+        .all()
+    )
+    has_more = len(batches) > limit
+    batches = batches[:limit]
+    ids = [b.id for b in batches]
+    counts = job_counts(session=session, batch_ids=ids)
+    last = _last_finished(session=session, batch_ids=ids)
+    views = [_batch_view(b, counts[b.id], last.get(b.id)) for b in batches]
+    next_cursor = None
+    if has_more:
+        tail = batches[-1]
+        next_cursor = f"{as_utc(tail.created_at).isoformat()}|{tail.id}"
+    return BatchPage(batches=views, next_cursor=next_cursor)
+
+
+def get_job(*, session: Session, tenant_id: str, job_id: str) -> Job | None:
+    return session.execute(
+        select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id)
+    ).scalar_one_or_none()
+
+
+def job_view(*, session: Session, tenant_id: str, job_id: str) -> JobView | None:
+    """The job with every stage run, its timings, error and outputs."""
+    job = get_job(session=session, tenant_id=tenant_id, job_id=job_id)
+    if job is None:
+        return None
+    stages = session.execute(select(StageRun).where(StageRun.job_id == job.id)).scalars().all()
+    digests = {d for stage in stages for d in stage.outputs.values()}
+    artifacts = {
+        a.digest: a
+        for a in session.execute(select(Artifact).where(Artifact.digest.in_(digests))).scalars()
+    }
+    order = {name: i for i, name in enumerate(_stage_order(stages))}
+    return JobView(
+        id=job.id,
+        batch_id=job.batch_id,
+        custom_id=job.custom_id,
+        state=JobState(job.state),
+        created_at=as_utc(job.created_at),
+        started_at=as_utc(job.started_at),
+        finished_at=as_utc(job.finished_at),
+        stages=[_stage_view(s, artifacts) for s in sorted(stages, key=lambda s: order[s.name])],
+    )
+
+
+def _stage_order(stages: Iterable[StageRun]) -> list[str]:
+    """Stage names with dependencies first, ties by name (a stable, readable order)."""
+    pending = {s.name: set(s.depends_on) for s in stages}
+    order: list[str] = []
+    while pending:
+        ready = sorted(n for n, deps in pending.items() if not deps - set(order)) or sorted(pending)
+        order.extend(ready)
+        for name in ready:
+            pending.pop(name)
+    return order
+
+
+def _stage_view(stage: StageRun, artifacts: dict[str, Artifact]) -> StageView:
+    started, finished = as_utc(stage.started_at), as_utc(stage.finished_at)
+    duration = (finished - started).total_seconds() if started and finished else None
+    return StageView(
+        name=stage.name,
+        kind=stage.kind,
+        engine=stage.engine,
+        engine_version=stage.engine_version,
+        state=StageState(stage.state),
+        attempts=stage.attempts,
+        max_attempts=stage.max_attempts,
+        queued_at=as_utc(stage.queued_at),
+        started_at=started,
+        finished_at=finished,
+        duration_s=duration,
+        is_cache_hit=stage.is_cache_hit,
+        error_class=ErrorClass(stage.error_class) if stage.error_class else None,
+        error=stage.error,
+        outputs=[
+            _output_ref(port, artifacts[digest])
+            for port, digest in sorted(stage.outputs.items())
+            if digest in artifacts
+        ],
+    )
+
+
+def _output_ref(port: str, artifact: Artifact) -> OutputRef:
+    return OutputRef(
+        port=port,
+        digest=artifact.digest,
+        media_type=artifact.media_type,
+        size_bytes=artifact.size_bytes,
+        duration_s=artifact.duration_s,
+        url=f"/v1/artifacts/{artifact.digest}",
+    )

@@ -1,0 +1,46 @@
+"""Re-sends stage runs whose message was lost: stuck `queued`, or `running` with a dead lease."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery
+
+from producer.crud import stale_stage_runs
+from producer.db import Database
+from producer.dispatch import send_stage_runs
+from producer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_once(*, db: Database, app: Celery, settings: Settings, limit: int = 1000) -> int:
+    """One pass; returns how many stage runs were sent again."""
+    with db.session() as session:
+        messages = stale_stage_runs(
+            session=session, queued_before_s=settings.requeue_after_s, limit=limit
+        )
+    if messages:
+        log.warning("re-sending %d stale stage runs", len(messages))
+        send_stage_runs(app=app, settings=settings, messages=messages)
+    return len(messages)
+
+
+class Reconciler(threading.Thread):
+    """Runs `reconcile_once` every `settings.reconcile_every_s` until stopped."""
+
+    def __init__(self, *, db: Database, app: Celery, settings: Settings) -> None:
+        super().__init__(name="mediaq-reconciler", daemon=True)
+        self._db, self._app, self._settings = db, app, settings
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._settings.reconcile_every_s):
+            try:
+                reconcile_once(db=self._db, app=self._app, settings=self._settings)
+            except Exception:  # database blip: the next pass tries again
+                log.warning("reconciler pass failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()

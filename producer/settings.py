@@ -1,0 +1,60 @@
+"""Settings: the sole reader of environment variables (prefix MEDIAQ_)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of every mediaq process; empty service URLs mean the embedded default.
+
+    Embedded: SQLite file, local object folder and a filesystem broker, all under `data_dir`.
+    Production: point `database_url`, `broker_url` and `storage_url` at PostgreSQL, Redis and S3.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MEDIAQ_", extra="ignore")
+
+    env: str = Field(default="dev", description="dev or prod; prod rejects placeholder secrets.")
+    data_dir: Path = Path(".mediaq")
+    database_url: str = ""
+    broker_url: str = ""
+    storage_url: str = ""
+    tenant_id: str = "default"
+
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_items: int = 50_000
+    max_text_chars: int = 50_000
+    max_metadata_bytes: int = 16 * 1024
+
+    lease_s: float = 600.0
+    requeue_after_s: float = 120.0
+    reconcile_every_s: float = 15.0
+    retry_base_s: float = 2.0
+    presign_expires_s: int = 300
+    worker_concurrency: int = 0  # 0: one per CPU core
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"
+
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    def resolved_storage_url(self) -> str:
+        return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
+
+    @property
+    def is_embedded_broker(self) -> bool:
+        return self.resolved_broker_url().startswith("filesystem://")
+
+    @property
+    def broker_folder(self) -> Path:
+        return (self.data_dir / "broker").resolve()
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,168 @@
+"""Accepting a batch: validated spec -> batch, job and stage-run rows in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from producer.dispatch import StageMessage
+from producer.ids import new_id, utcnow
+from producer.lifecycle import plan_stage_runs
+from schemas.api import BatchAccepted, BatchSpec, JobRef
+from schemas.pipeline import PipelineTemplate
+from schemas.states import JobState, StageState
+from schemas.tables import Batch, IdempotencyRecord, Job, StageRun
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    request_digest: str
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before with a different request body."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    response: BatchAccepted
+    messages: list[StageMessage]
+    is_replay: bool = False
+
+
+def create_batch(
+    *,
+    session: Session,
+    tenant_id: str,
+    spec: BatchSpec,
+    template: PipelineTemplate,
+    idempotency: Idempotency | None,
+) -> Accepted:
+    """Write the batch with all its jobs and stage runs, plus the idempotency record.
+
+    Returns the response and the messages to send once the transaction has committed.
+    A replayed idempotency key returns the first response and no messages.
+
+    Raises:
+        IdempotencyConflict: the key was first used with another body.
+    """
+    if idempotency is not None:
+        replay = find_replay(session=session, tenant_id=tenant_id, idempotency=idempotency)
+        if replay is not None:
+            return Accepted(response=replay, messages=[], is_replay=True)
+    now = utcnow()
+    batch_id = new_id()
+    job_rows, stage_rows, messages = _build_rows(
+        batch_id=batch_id, tenant_id=tenant_id, spec=spec, template=template, now=now
+    )
+    session.add(
+        Batch(
+            id=batch_id,
+            tenant_id=tenant_id,
+            template=template.name,
+            priority=spec.priority,
+            item_count=len(job_rows),
+            meta=spec.metadata,
+            params=spec.params,
+            created_at=now,
+        )
+    )
+    session.flush()
+    # Core bulk inserts: one executemany per table instead of an ORM object per row.
+    session.execute(insert(Job), job_rows)
+    session.execute(insert(StageRun), stage_rows)
+    response = BatchAccepted(
+        id=batch_id,
+        template=template.name,
+        item_count=len(job_rows),
+        jobs=[JobRef(id=row["id"], custom_id=row["custom_id"]) for row in job_rows],
+        status_url=f"/v1/batches/{batch_id}",
+    )
+    if idempotency is not None:
+        session.add(
+            IdempotencyRecord(
+                tenant_id=tenant_id,
+                key=idempotency.key,
+                request_digest=idempotency.request_digest,
+                status_code=202,
+                response=response.model_dump(mode="json"),
+                created_at=now,
+            )
+        )
+    return Accepted(response=response, messages=messages)
+
+
+def find_replay(
+    *, session: Session, tenant_id: str, idempotency: Idempotency
+) -> BatchAccepted | None:
+    record = session.execute(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == idempotency.key
+        )
+    ).scalar_one_or_none()
+    if record is None:
+        return None
+    if record.request_digest != idempotency.request_digest:
+        raise IdempotencyConflict(idempotency.key)
+    return BatchAccepted.model_validate(record.response)
+
+
+def _build_rows(
+    *, batch_id: str, tenant_id: str, spec: BatchSpec, template: PipelineTemplate, now: Any
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[StageMessage]]:
+    job_rows: list[dict[str, Any]] = []
+    stage_rows: list[dict[str, Any]] = []
+    messages: list[StageMessage] = []
+    for position, item in enumerate(spec.items):
+        job_id = new_id()
+        job_rows.append(
+            {
+                "id": job_id,
+                "batch_id": batch_id,
+                "tenant_id": tenant_id,
+                "position": position,
+                "custom_id": item["custom_id"],
+                "item": item,
+                "state": JobState.QUEUED.value,
+                "created_at": now,
+            }
+        )
+        for plan in plan_stage_runs(template=template, item=item, overrides=spec.params):
+            is_ready = not plan.depends_on
+            row = {
+                "id": new_id(),
+                "job_id": job_id,
+                "name": plan.name,
+                "node": plan.node.name,
+                "kind": plan.node.kind,
+                "engine": plan.node.engine,
+                "queue": plan.node.queue,
+                "params": plan.params,
+                "inputs": plan.inputs,
+                "depends_on": plan.depends_on,
+                "state": (StageState.QUEUED if is_ready else StageState.PENDING).value,
+                "attempts": 0,
+                "max_attempts": plan.node.max_attempts,
+                "queued_at": now if is_ready else None,
+                "is_cache_hit": False,
+                "outputs": {},
+            }
+            stage_rows.append(row)
+            if is_ready:
+                messages.append(StageMessage(row["id"], plan.node.queue, spec.priority))
+    return job_rows, stage_rows, messages
+
+
+__all__ = [
+    "Accepted",
+    "Idempotency",
+    "IdempotencyConflict",
+    "IntegrityError",
+    "create_batch",
+    "find_replay",
+]

@@ -1,0 +1,32 @@
+"""The stage kinds mediaq knows, their engines and ports: what templates are validated against.
+
+The workers' stage registry must match this table (a test checks it). Adding a stage kind means
+adding it here and adding a module under workers/stages/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StageKindSpec:
+    """What a stage kind accepts and produces.
+
+    Attributes:
+        engines: engine names, the first is the default.
+        input_ports: ports a template may wire upstream outputs into.
+        output_ports: ports the stage always produces.
+    """
+
+    engines: tuple[str, ...]
+    input_ports: tuple[str, ...]
+    output_ports: tuple[str, ...]
+
+
+STAGE_KINDS: dict[str, StageKindSpec] = {
+    "script": StageKindSpec(engines=("extractive",), input_ports=(), output_ports=("script",)),
+    "tts": StageKindSpec(
+        engines=("espeak",), input_ports=("script",), output_ports=("audio", "timings")
+    ),
+}
