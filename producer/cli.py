@@ -84,7 +84,6 @@ def cmd_submit(args: argparse.Namespace) -> None:
             view = client.wait_for_batch(
                 accepted["id"], timeout_s=args.timeout, on_progress=progress_bar
             )
-            sys.stderr.write("\n")
             say(json.dumps(view["counts"]))
             if view["counts"].get("failed", 0):
                 raise CliError(f"{view['counts']['failed']} job(s) failed; see mediaq status ID")
@@ -106,16 +105,24 @@ def cmd_status(args: argparse.Namespace) -> None:
         client.close()
 
 
+_last_progress: list[str] = [""]
+
+
 def progress_bar(view: dict[str, Any]) -> None:
+    """Redraw one progress line on a terminal; print a line per change when piped."""
     counts, total = view["counts"], max(1, view["item_count"])
     done = sum(counts.get(s, 0) for s in ("succeeded", "failed", "canceled", "expired"))
     width = 30
     filled = int(width * done / total)
-    sys.stderr.write(
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+    line = (
+        f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
         f"succeeded {counts.get('succeeded', 0)} running {counts.get('running', 0)} "
-        f"failed {counts.get('failed', 0)}  "
+        f"failed {counts.get('failed', 0)}"
     )
+    if line == _last_progress[0]:
+        return
+    _last_progress[0] = line
+    sys.stderr.write(f"\r{line}  " if sys.stderr.isatty() else f"{line}\n")
     sys.stderr.flush()
 
 

@@ -31,7 +31,6 @@ def run_demo(settings: Settings, *, items_path: Path | None) -> None:
         accepted = client.submit_file(path, template="voiceover")
         _say(f"submitted {accepted['item_count']} items from {path.name} as batch {accepted['id']}")
         view = client.wait_for_batch(accepted["id"], timeout_s=1800, on_progress=progress_bar)
-        sys.stderr.write("\n")
         out = settings.data_dir.resolve() / "demo" / accepted["id"]
         for job in view["jobs"]:
             _save_job(client, client.job(job["id"]), out / job["custom_id"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -116,8 +117,21 @@ def list_batches(
     next_cursor = None
     if has_more:
         tail = batches[-1]
-        next_cursor = f"{as_utc(tail.created_at).isoformat()}|{tail.id}"
+        next_cursor = encode_cursor(as_utc(tail.created_at), tail.id)
     return BatchPage(batches=views, next_cursor=next_cursor)
+
+
+def encode_cursor(created_at: datetime, batch_id: str) -> str:
+    """An opaque, URL-safe page cursor."""
+    raw = f"{created_at.isoformat()}|{batch_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError for a cursor this API did not make."""
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    created, batch_id = raw.split("|", 1)
+    return datetime.fromisoformat(created), batch_id
 
 
 def get_job(*, session: Session, tenant_id: str, job_id: str) -> Job | None:

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"
 
     def resolved_broker_url(self) -> str:
-        return self.broker_url or "filesystem://"
+        return self.broker_url or "filesystem://localhost/"
 
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()

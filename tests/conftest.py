@@ -62,3 +62,31 @@ def s3_endpoint_url() -> Iterator[str]:
 
 
 # --- End of service fixtures ---------------------------------------------------------------------
+
+
+# --- Application fixtures ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def embedded_settings(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """Settings for the embedded mode in a fresh data folder, migrated."""
+    from producer.migrate import upgrade
+    from producer.settings import Settings
+
+    for name in ("MEDIAQ_DATABASE_URL", "MEDIAQ_BROKER_URL", "MEDIAQ_STORAGE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(data_dir=tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    upgrade(settings.resolved_database_url())
+    return settings
+
+
+@pytest.fixture
+def api_client(embedded_settings):  # type: ignore[no-untyped-def]
+    """A TestClient of the API on the embedded settings (messages go to the file broker)."""
+    from fastapi.testclient import TestClient
+
+    from producer.main import create_app
+
+    with TestClient(create_app(embedded_settings)) as client:
+        yield client

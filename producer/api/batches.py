@@ -15,7 +15,7 @@ from producer.api.deps import Services, services, tenant_id
 from producer.api.problems import ProblemError, not_found
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.intake import check_spec, file_kind, invalid, parse_items, parse_json_spec, spec_digest
-from producer.queries import batch_view, get_batch, list_batches
+from producer.queries import batch_view, decode_cursor, get_batch, list_batches
 from producer.crud import cancel_batch
 from producer.submission import (
     Accepted,
@@ -212,9 +212,8 @@ def _cursor(raw: str | None) -> tuple[datetime, str] | None:
     if raw is None:
         return None
     try:
-        created, batch_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), batch_id
-    except ValueError:
+        return decode_cursor(raw)
+    except (ValueError, UnicodeDecodeError):
         raise invalid("malformed cursor", [{"field": "cursor", "detail": "malformed"}]) from None
 
 

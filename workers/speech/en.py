@@ -13,11 +13,17 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-_ONES = (
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a space-separated word list (kept as prose so long lists stay readable)."""
+    return tuple(text.split())
+
+
+_ONES = _words(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+)
+_TENS = _words("_ _ twenty thirty forty fifty sixty seventy eighty ninety")
 _SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (10**3, "thousand"))
 # Past this a number is an identifier (a phone or serial number), not a quantity.
 _MAX_CARDINAL = 10**15 - 1
@@ -26,11 +32,11 @@ _IRREGULAR_ORDINALS = {
     "eight": "eighth", "nine": "ninth", "twelve": "twelfth",
 }  # fmt: skip
 
-_MONTHS = (
+_MONTHS = _words(
     "January February March April May June July August September October November December"
-).split()
+)
 _MONTH_ABBREVIATIONS = {m[:3]: m for m in _MONTHS} | {"Sept": "September"}
-_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 
 # currency code -> (singular, plural, minor singular, minor plural); None: no spoken minor unit
 _CURRENCIES: dict[str, tuple[str, str, str | None, str | None]] = {
@@ -165,7 +171,7 @@ def say_ordinal(*, number: int) -> str:
 
 
 def say_year(*, year: int) -> str:
-    """Read a year the way people say it: 2024 -> "twenty twenty-four", 1905 -> "nineteen oh five"."""
+    """Read a year as people say it: 2024 -> "twenty twenty-four", 1905 -> "nineteen oh five"."""
     if not 1000 <= year <= 2099 or 2000 <= year <= 2009:
         return say_cardinal(number=year)
     century, rest = divmod(year, 100)
@@ -208,7 +214,9 @@ def say_money(*, amount: Decimal, currency: str) -> str:
     if whole or not minor:
         parts.append(f"{say_cardinal(number=whole)} {singular if whole == 1 else plural}")
     if minor:
-        parts.append(f"{say_cardinal(number=minor)} {minor_singular if minor == 1 else minor_plural}")
+        parts.append(
+            f"{say_cardinal(number=minor)} {minor_singular if minor == 1 else minor_plural}"
+        )
     return " and ".join(parts)
 
 

@@ -14,39 +14,48 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-_BELOW_THIRTY = (
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a space-separated word list (kept as prose so long lists stay readable)."""
+    return tuple(text.split())
+
+
+_BELOW_THIRTY = _words(
     "cero uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince "
     "dieciséis diecisiete dieciocho diecinueve veinte veintiuno veintidós veintitrés "
     "veinticuatro veinticinco veintiséis veintisiete veintiocho veintinueve"
-).split()
-_TENS = "_ _ _ treinta cuarenta cincuenta sesenta setenta ochenta noventa".split()
-_HUNDREDS = (
+)
+_TENS = _words("_ _ _ treinta cuarenta cincuenta sesenta setenta ochenta noventa")
+_HUNDREDS = _words(
     "_ ciento doscientos trescientos cuatrocientos quinientos seiscientos setecientos "
     "ochocientos novecientos"
-).split()
+)
 # Past this a number is an identifier (a phone or serial number), not a quantity.
 _MAX_CARDINAL = 10**18 - 1
-_ORDINALS = (
-    "_ primero segundo tercero cuarto quinto sexto séptimo octavo noveno décimo undécimo "
-    "duodécimo"
-).split()
-_ORDINAL_TENS = (
+_ORDINALS = _words(
+    "_ primero segundo tercero cuarto quinto sexto séptimo octavo noveno décimo undécimo duodécimo"
+)
+_ORDINAL_TENS = _words(
     "_ décimo vigésimo trigésimo cuadragésimo quincuagésimo sexagésimo septuagésimo "
     "octogésimo nonagésimo"
-).split()
-_MONTHS = (
+)
+_MONTHS = _words(
     "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
-).split()
+)
 
 # Words after a number that are not the noun it counts: "1 de junio" stays "uno".
 _NOT_NOUNS = frozenset(
-    "de del y e o u a al por en con para sin sobre entre hasta desde que como más menos se "
-    "la el los las lo es son fue ha han no".split()
+    _words(
+        "de del y e o u a al por en con para sin sobre entre hasta desde que como más menos se "
+        "la el los las lo es son fue ha han no"
+    )
 )
 # Nouns ending in -a that are masculine; everything else ending in -a/-as is taken as feminine.
 _MASCULINE_IN_A = frozenset(
-    "día días mapa mapas problema problemas programa programas sistema sistemas tema temas "
-    "idioma idiomas planeta planetas clima climas poema poemas dilema dilemas".split()
+    _words(
+        "día días mapa mapas problema problemas programa programas sistema sistemas tema temas "
+        "idioma idiomas planeta planetas clima climas poema poemas dilema dilemas"
+    )
 )
 
 # currency code -> (singular, plural, minor singular, minor plural, is_feminine)
@@ -218,23 +227,27 @@ def say_money(*, amount: Decimal, currency: str, decimal_mark: str = ",") -> str
     if amount < 0:
         return "menos " + say_money(amount=-amount, currency=currency, decimal_mark=decimal_mark)
     code = currency.upper()
+    number = say_number(text=_plain(amount, decimal_mark), decimal_mark=decimal_mark)
     if code not in _CURRENCIES:
-        return f"{say_number(text=_plain(amount, decimal_mark), decimal_mark=decimal_mark)} " + (
-            " ".join(code)
-        )
+        return f"{number} {' '.join(code)}"
     singular, plural, minor_singular, minor_plural, is_feminine = _CURRENCIES[code]
     gender = "f" if is_feminine else "apocope"
     cents = amount * 100
     if minor_singular is None or minor_plural is None or cents != cents.to_integral_value():
-        number = say_number(text=_plain(amount, decimal_mark), decimal_mark=decimal_mark)
-        return f"{number} {singular if amount == 1 else plural}"
+        return _counted(number, singular if amount == 1 else plural)
     whole, minor = divmod(int(cents), 100)
-    words = f"{say_cardinal(number=whole, gender=gender)} {singular if whole == 1 else plural}"
-    if minor and whole:
-        return f"{words} con {say_cardinal(number=minor, gender='apocope')} {minor_plural}"
-    if minor:
-        return f"{say_cardinal(number=minor, gender='apocope')} {minor_singular if minor == 1 else minor_plural}"
-    return words
+    cents_words = say_cardinal(number=minor, gender="apocope")
+    cents_words += f" {minor_singular if minor == 1 else minor_plural}"
+    if minor and not whole:
+        return cents_words
+    words = _counted(say_cardinal(number=whole, gender=gender), singular if whole == 1 else plural)
+    return f"{words} con {cents_words}" if minor else words
+
+
+def _counted(number: str, noun: str) -> str:
+    """Join a number and its noun: "un millón de euros" takes "de", "doce euros" does not."""
+    is_round_millions = number.endswith(("millón", "millones", "billón", "billones"))
+    return f"{number} de {noun}" if is_round_millions else f"{number} {noun}"
 
 
 def _plain(amount: Decimal, decimal_mark: str) -> str:
@@ -279,7 +292,9 @@ def _day_part(hour: int, is_pm: bool) -> str:
 def _keeps_full_stop(m: re.Match[str]) -> bool:
     """Whether the dot of a sentence-final "p. m." also ended the sentence."""
     rest = m.string[m.end() :]
-    return m.group(0).endswith(".") and (not rest.strip() or bool(re.match(r"\s+[A-ZÁÉÍÓÚÑ¿¡]", rest)))
+    return m.group(0).endswith(".") and (
+        not rest.strip() or bool(re.match(r"\s+[A-ZÁÉÍÓÚÑ¿¡]", rest))
+    )
 
 
 class _Rules:
@@ -318,7 +333,8 @@ class _Rules:
                 r"\b(?P<day>0?[1-9]|[12][0-9]|3[01])/(?P<month>0?[1-9]|1[0-2])/(?P<year>[12][0-9]{3})\b"
             ), self.date),
             (re.compile(r"(?<![0-9])(?P<num>[0-9]+)\.?(?P<mark>[ºª]|er\b)"), self.ordinal),
-            (re.compile(rf"(?<![0-9])(?P<num>{num})\s?(?P<unit>{_UNIT})(?![A-Za-z0-9])"), self.unit),
+            (re.compile(rf"(?<![0-9])(?P<num>{num})\s?(?P<unit>{_UNIT})(?![A-Za-z0-9])"),
+             self.unit),
             (re.compile(r"(?<![0-9/])(?:1/2|1/4|3/4)(?![0-9/])"), lambda m: _FRACTIONS[m.group(0)]),
             (re.compile(r"(?<![0-9.,])(?P<first>[0-9]{1,4})[-–](?P<last>[0-9]{1,4})(?![0-9.,]?[0-9])"),
              self.range),
@@ -361,8 +377,8 @@ class _Rules:
         return words + ("." if groups.get("ampm") and _keeps_full_stop(m) else "")
 
     def date(self, m: re.Match[str]) -> str:
-        month = _MONTHS[int(m["month"]) - 1]
-        return f"{say_cardinal(number=int(m['day']))} de {month} de {say_cardinal(number=int(m['year']))}"
+        day, month = say_cardinal(number=int(m["day"])), _MONTHS[int(m["month"]) - 1]
+        return f"{day} de {month} de {say_cardinal(number=int(m['year']))}"
 
     def ordinal(self, m: re.Match[str]) -> str:
         number = int(m["num"])
@@ -373,7 +389,7 @@ class _Rules:
     def unit(self, m: re.Match[str]) -> str:
         singular, plural, is_feminine = _UNITS[m["unit"]]
         words = self.say(m["num"], "f" if is_feminine else "apocope")
-        return f"{words} {singular if m['num'] == '1' else plural}"
+        return _counted(words, singular if m["num"] == "1" else plural)
 
     def range(self, m: re.Match[str]) -> str:
         return f"{self.say(m['first'])} a {self.say(m['last'])}"

@@ -12,15 +12,21 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
+
+def _words(text: str) -> tuple[str, ...]:
+    """Split a space-separated word list (kept as prose so long lists stay readable)."""
+    return tuple(text.split())
+
+
 _DIGITS = "零一二三四五六七八九"
 _SECTION_UNITS = ("", "万", "亿", "万亿")
 # Past this a number is an identifier (a phone or serial number), not a quantity.
 _MAX_CARDINAL = 10**16 - 1
 # Measure words after which a lone 2 is said 两 ("两个", "两点"), not 二 ("二月").
-_MEASURE_WORDS = (
+_MEASURE_WORDS = _words(
     "个 位 名 人 种 家 本 次 天 年 周 小时 分钟 岁 辆 条 张 件 台 所 座 架 倍 项 份 只 双 套 层 "
     "间 点 公里 千米 米 吨 公斤 千克 克 升 毫升 元 块 百 千 万 亿 处 场 届 轮 艘 部 篇 句 组"
-).split()
+)
 
 # currency code -> spoken name; CNY is special-cased to 元/角/分
 _CURRENCIES = {
@@ -185,8 +191,8 @@ def _time(m: re.Match[str]) -> str:
 
 
 def _date(m: re.Match[str]) -> str:
-    month, day = int(m["month"]), int(m["day"])
-    return f"{say_digits(digits=m['year'])}年{say_cardinal(number=month)}月{say_cardinal(number=day)}日"
+    month, day = say_cardinal(number=int(m["month"])), say_cardinal(number=int(m["day"]))
+    return f"{say_digits(digits=m['year'])}年{month}月{day}日"
 
 
 def _year(m: re.Match[str]) -> str:
