@@ -9,8 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -65,13 +65,28 @@ def run_worker(settings: Settings, *, queues: str, concurrency: int) -> None:
     )
 
 
-def start_worker_process(settings: Settings, *, queues: str = "cpu,gpu") -> subprocess.Popen[bytes]:
-    """A `mediaq worker` child process sharing this process's settings via the environment."""
-    env = {**os.environ, "MEDIAQ_DATA_DIR": str(settings.data_dir.resolve())}
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process build the same settings as `settings`."""
+    env = {f"MEDIAQ_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    env["MEDIAQ_DATA_DIR"] = str(settings.data_dir.resolve())
+    env["MEDIAQ_DATABASE_URL"] = settings.resolved_database_url()
+    env["MEDIAQ_BROKER_URL"] = settings.resolved_broker_url()
+    env["MEDIAQ_STORAGE_URL"] = settings.resolved_storage_url()
+    return env
+
+
+def start_worker_process(
+    settings: Settings, *, queues: str = "cpu,gpu", concurrency: int = 0
+) -> subprocess.Popen[bytes]:
+    """A `mediaq worker` child process with the same settings, logging to data_dir/worker.log."""
+    env = {**os.environ, **settings_env(settings)}
     log_path = settings.data_dir / "worker.log"
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "producer.cli", "worker", "--queues", queues],
+            [
+                sys.executable, "-m", "producer.cli", "worker",
+                "--queues", queues, "--concurrency", str(concurrency),
+            ],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -122,10 +137,10 @@ class ApiThread(threading.Thread):
 
 
 @contextmanager
-def embedded_system(settings: Settings) -> Iterator[ApiThread]:
+def embedded_system(settings: Settings, *, concurrency: int = 0) -> Iterator[ApiThread]:
     """API thread plus one worker process; everything stopped on exit."""
     api = ApiThread(settings)
-    worker = start_worker_process(settings)
+    worker = start_worker_process(settings, concurrency=concurrency)
     try:
         api.start()
         api.wait_started()

@@ -193,9 +193,11 @@ def _anchor_lines(
 
 
 def _speak(text: str, language: str, base: str) -> str:
-    """Spell numbers for speech, capitalising a sentence that now starts with a number word."""
+    """Spell numbers for speech and capitalise the first word ("8 mm drop" -> "Eight ...")."""
     spoken = rewrite_for_speech(text=text, language=language)
-    if base != "zh" and spoken[:1].islower():
+    first_word = spoken.split(" ", 1)[0]
+    # Leave brand-style words alone: "iPhone" must not become "IPhone".
+    if base != "zh" and first_word[:1].islower() and first_word[1:] == first_word[1:].lower():
         spoken = spoken[0].upper() + spoken[1:]
     return spoken
 
@@ -224,7 +226,7 @@ def _finish(
     rate: float,
 ) -> Script:
     language = request.language
-    # Chinese sentences join without spaces; a space there would be read as a pause
+    # Chinese writes no space between sentences
     joiner = "" if parse_language(tag=language).language == "zh" else " "
     text = joiner.join(sentences)
     duration_s = estimate_duration_s(text=text, language=language, rate_per_minute=rate)

@@ -261,7 +261,7 @@ def _keeps_full_stop(m: re.Match[str]) -> bool:
     if not rest.strip():
         return True
     following = re.match(r"\s+([A-Z][a-z]*)", rest)
-    return bool(following) and following.group(1) not in (*_WEEKDAYS, *_MONTHS)
+    return following is not None and following.group(1) not in (*_WEEKDAYS, *_MONTHS)
 
 
 def _say_clock(hour: int, minute: int, suffix: str | None) -> str:
