@@ -18,26 +18,21 @@ def database_exists(*, admin_url: str, name: str) -> bool:
 
 
 @pytest.mark.postgres
-def test_postgres_url_is_a_fresh_empty_database(postgres_url: str) -> None:
+def test_postgres_url_is_a_database_of_this_test_session(postgres_url: str) -> None:
     assert postgres_url.startswith("postgresql+psycopg://")
     with psycopg.connect(services.libpq_url(postgres_url)) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
         database = conn.execute("SELECT current_database()").fetchone()
-        tables = conn.execute(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchone()
     assert database is not None and database[0].startswith("mediaq_test_")
-    assert tables == (0,)
 
 
 @pytest.mark.redis
-def test_redis_url_answers_ping_on_an_empty_test_db(redis_url: str) -> None:
+def test_redis_url_answers_ping_on_the_test_db(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
         assert client.ping()
         # db 15 unless MEDIAQ_TEST_REDIS_URL names one; never the implicit default db 0.
         assert redis_url.endswith(f"/{client.connection_pool.connection_kwargs['db']}")
-        assert client.dbsize() == 0
     finally:
         client.close()
 

@@ -204,6 +204,13 @@ def test_english_sentences_split_around_abbreviations_and_times() -> None:
     ]
 
 
+def test_number_sign_abbreviation_splits_only_when_no_number_follows() -> None:
+    assert split_sentences(text="He said no. See No. 5 now.", language="en") == [
+        "He said no.",
+        "See No. 5 now.",
+    ]
+
+
 def test_decimal_points_do_not_split_sentences() -> None:
     assert split_sentences(text="It cost 38.5 million. Then 4.2 more.", language="en") == [
         "It cost 38.5 million.",

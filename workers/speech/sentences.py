@@ -20,10 +20,11 @@ def _words(text: str) -> tuple[str, ...]:
 
 _TITLES = frozenset(
     _words(
-        "mr mrs ms dr prof sr sra srta dra st mt gen gov sen rep lt col capt sgt vs no nos ud uds "
-        "approx fig dept av avda núm pág tel jr"
+        "mr mrs ms dr prof sr sra srta dra st mt gen gov sen rep lt col capt sgt vs ud uds "
+        "approx fig dept av avda pág tel jr"
     )
 )
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "núm", "nº"})
 # A time abbreviation followed by these names is not the end of a sentence ("4 p.m. Sunday").
 _NAMES_AFTER_TIMES = frozenset(
     _words(
@@ -73,6 +74,9 @@ def _ends_sentence(m: re.Match[str]) -> bool:
         return _next_word(m) not in _NAMES_AFTER_TIMES
     if lowered in _TITLES:
         return False
+    if lowered in _NUMBER_ABBREVIATIONS:
+        # "No. 5" is a number sign, but "He said no." ends a sentence
+        return not m.string[m.end() :].lstrip()[:1].isdigit()
     # Initials ("J. Smith") and the first half of a spaced abbreviation ("p. m.")
     return not re.fullmatch(r"[^\W\d_]", token)
 

@@ -1,0 +1,1 @@
+"""Reproducible benchmarks of mediaq; `python -m bench.run` prints a table and writes BENCHMARKS.md."""
