@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from producer.embedded import embedded_system
-from producer.objectstore import open_object_store
+from producer.objectstore import ObjectStore, open_object_store
 from producer.settings import Settings
 from tests.media import ffprobe
 
@@ -48,7 +48,9 @@ def fetch(http: httpx.Client, url: str) -> bytes:
     return response.content
 
 
-def check_job(http: httpx.Client, job: dict[str, Any], item: dict[str, Any], tmp: Path) -> None:
+def check_job(
+    http: httpx.Client, store: ObjectStore, job: dict[str, Any], item: dict[str, Any], tmp: Path
+) -> None:
     assert job["state"] == "succeeded", job
     stages = {s["name"]: s for s in job["stages"]}
     outputs = {o["port"]: o for s in job["stages"] for o in s["outputs"]}
@@ -76,6 +78,8 @@ def check_job(http: httpx.Client, job: dict[str, Any], item: dict[str, Any], tmp
         assert record["artifact_digest"] == digest and record["job_id"] == job["id"]
         assert record["custom_id"] == item["custom_id"] and len(record["record_digest"]) == 64
         assert record["engine"]["name"] == stages["tts" if name != "script" else "script"]["engine"]
+        sidecar = json.loads(store.get_sidecar(digest=digest, name="provenance") or b"{}")
+        assert sidecar.get("record_digest") == record["record_digest"], "no provenance beside it"
     assert stages["tts"]["engine_version"] and stages["tts"]["duration_s"] > 0
 
 
@@ -87,7 +91,7 @@ def run_flow(settings: Settings, tmp: Path, *, expect_redirect: bool) -> None:
         first = submit_and_wait(http)
         assert first["counts"]["succeeded"] == 12, first["counts"]
         for summary, item in zip(first["jobs"], items, strict=True):
-            check_job(http, http.get(f"/v1/jobs/{summary['id']}").json(), item, tmp)
+            check_job(http, store, http.get(f"/v1/jobs/{summary['id']}").json(), item, tmp)
         digest = http.get(f"/v1/jobs/{first['jobs'][0]['id']}").json()["stages"][1]["outputs"][0]["digest"]
         redirect = http.get(f"/v1/artifacts/{digest}")
         assert (redirect.status_code == 307) is expect_redirect, redirect.status_code

@@ -230,3 +230,15 @@ def test_health_and_readiness_on_the_embedded_default(api_client: TestClient) ->
     ready = api_client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "object_store": "ok"}
+
+
+def test_readiness_is_a_503_naming_the_broker_when_it_is_down(embedded_settings: Settings) -> None:
+    from tests.services import find_free_port
+
+    dead = f"redis://127.0.0.1:{find_free_port()}/0"
+    with TestClient(create_app(embedded_settings.model_copy(update={"broker_url": dead}))) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.headers["content-type"].startswith("application/problem+json")
+        checks = response.json()["checks"]
+        assert checks["database"] == "ok" and checks["broker"].startswith("error")
