@@ -32,7 +32,13 @@ class PollResult:
 
 
 async def _poll(
-    *, url: str, paths: list[str], pollers: int, requests_total: int, time_limit_s: float
+    *,
+    url: str,
+    paths: list[str],
+    pollers: int,
+    requests_total: int,
+    time_limit_s: float,
+    interval_s: float,
 ) -> PollResult:
     result = PollResult()
     limits = httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers)
@@ -46,9 +52,13 @@ async def _poll(
             result.errors += 1
             result.first_error = result.first_error or f"{response.status_code} {path}"
 
-    async def poller(client: httpx.AsyncClient, deadline: float) -> None:
+    async def poller(client: httpx.AsyncClient, deadline: float, offset_s: float) -> None:
         nonlocal issued
+        next_at = time.monotonic() + offset_s
         while issued < requests_total and time.monotonic() < deadline:
+            if interval_s:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += interval_s
             path = paths[issued % len(paths)]
             issued += 1
             await one(client, path)
@@ -58,7 +68,8 @@ async def _poll(
         await asyncio.gather(*(client.get(paths[i % len(paths)]) for i in range(pollers)))
         started = time.perf_counter()
         deadline = time.monotonic() + time_limit_s
-        await asyncio.gather(*(poller(client, deadline) for _ in range(pollers)))
+        offsets = [interval_s * i / pollers for i in range(pollers)]  # spread paced pollers
+        await asyncio.gather(*(poller(client, deadline, offset) for offset in offsets))
         result.elapsed_s = time.perf_counter() - started
     return result
 

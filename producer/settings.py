@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     presign_expires_s: int = 300
     worker_concurrency: int = 0  # 0: one per CPU core
 
+    # content credentials (C2PA): PEM certificate chain and private key; in dev, empty means
+    # a local test chain is made under data_dir/c2pa on first use (`mediaq dev-cert`)
+    c2pa_cert_path: Path | None = None
+    c2pa_key_path: Path | None = None
+    c2pa_producer: str = "mediaq"
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"
 

@@ -1,0 +1,1 @@
+"""Media mechanics shared by stages: ffmpeg invocation, frame streaming, probing, fonts."""

@@ -1,0 +1,172 @@
+"""Running ffmpeg (from the imageio-ffmpeg wheel): commands, raw-frame encoders, probing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from workers.engines.base import EngineError, PermanentEngineError
+
+
+@cache
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@cache
+def ffmpeg_version() -> str:
+    first = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return first[0].split()[2] if first else "unknown"
+
+
+def run_ffmpeg(args: Sequence[str], *, timeout_s: float = 1800) -> str:
+    """Run ffmpeg with `args` (no binary, no -y needed); return its stderr (the log).
+
+    Raises:
+        EngineError: ffmpeg failed or timed out; the message ends with ffmpeg's last lines.
+    """
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired as error:
+        raise EngineError(f"ffmpeg timed out after {timeout_s:.0f} s") from error
+    if result.returncode != 0:
+        raise EngineError(f"ffmpeg failed ({result.returncode}): {_tail(result.stderr)}")
+    return result.stderr
+
+
+def _tail(log: str, lines: int = 6) -> str:
+    return " | ".join(line.strip() for line in log.strip().splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class H264Settings:
+    """Encoder settings for deliverables: H.264 High, yuv420p, constant quality."""
+
+    crf: int = 20
+    preset: str = "veryfast"
+    profile: str = "high"
+    gop_s: float = 2.0
+
+    def args(self, *, fps: float) -> list[str]:
+        return [
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-profile:v", self.profile, "-pix_fmt", "yuv420p",
+            "-g", str(max(1, round(self.gop_s * fps))),
+        ]
+
+
+class FrameEncoder:
+    """Streams RGB frames (H x W x 3 uint8 arrays) into one ffmpeg process writing an MP4.
+
+    No frame touches the disk: each array's buffer goes straight to ffmpeg's stdin.
+
+    Args:
+        path: the output file (.mp4).
+        width, height: frame size in pixels (even numbers, as yuv420p requires).
+        fps: frames per second.
+        h264: encoder settings.
+        audio_path: optional audio to mux in (AAC 48 kHz), else a video-only file.
+        extra_output_args: appended before the output path (e.g. "-movflags", "+faststart").
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        h264: H264Settings | None = None,
+        audio_path: Path | None = None,
+        extra_output_args: Sequence[str] = (),
+    ) -> None:
+        if width % 2 or height % 2:
+            raise PermanentEngineError(f"frame size {width}x{height} must be even for yuv420p")
+        self.path, self.width, self.height, self.fps = path, width, height, fps
+        inputs = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+                  "-r", f"{fps}", "-i", "pipe:0"]
+        audio = ["-i", str(audio_path), "-c:a", "aac", "-ar", "48000", "-b:a", "160k"] if audio_path else []
+        mapping = ["-map", "0:v:0", "-map", "1:a:0"] if audio_path else []
+        self._command = [
+            ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *inputs, *audio,
+            *mapping, *(h264 or H264Settings()).args(fps=fps), *extra_output_args, str(path),
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr = b""
+        self.frames_written = 0
+
+    def __enter__(self) -> FrameEncoder:
+        self._process = subprocess.Popen(
+            self._command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self._reader = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._reader.start()
+        return self
+
+    def _drain_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        self._stderr = self._process.stderr.read()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Send one frame; it must be C-contiguous uint8 of shape (height, width, 3)."""
+        assert self._process is not None and self._process.stdin is not None
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"frame {frame.shape} {frame.dtype}, want ({self.height}, {self.width}, 3) uint8")
+        try:
+            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except BrokenPipeError as error:
+            self._process.wait()
+            self._reader.join()
+            raise EngineError(f"ffmpeg stopped: {_tail(self._stderr.decode(errors='replace'))}") from error
+        self.frames_written += 1
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            self._process.stdin.close()
+        except BrokenPipeError:
+            pass
+        if exc_type is not None:
+            self._process.kill()
+        code = self._process.wait()
+        self._reader.join()
+        if exc_type is None and code != 0:
+            raise EngineError(f"ffmpeg failed ({code}): {_tail(self._stderr.decode(errors='replace'))}")
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
+
+
+def media_duration_s(path: Path) -> float:
+    """Container duration from ffmpeg's header read (no decode).
+
+    Raises:
+        PermanentEngineError: ffmpeg cannot read the file as media.
+    """
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    match = _DURATION.search(result.stderr)
+    if not match:
+        raise PermanentEngineError(f"not a readable media file: {_tail(result.stderr, 2)}")
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
