@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 
-from producer.intake import file_kind
+from producer.api.problems import ProblemError
+from producer.intake import file_kind, parse_items
+from producer.lifecycle import foreach_elements
 from schemas.states import TERMINAL_JOB_STATES
 
 
@@ -36,20 +38,50 @@ class Client:
     def submit_file(
         self, path: Path, *, template: str, priority: int = 5, idempotency_key: str | None = None
     ) -> dict[str, Any]:
+        """Submit a JSONL/CSV file; local files its items name (photos) are uploaded with it."""
         kind = file_kind(content_type="", filename=path.name)
         if kind is None:
             raise ApiError(f"{path}: expected a .jsonl or .csv file")
         content_type = "text/csv" if kind == "csv" else "application/x-ndjson"
-        headers = {"Content-Type": content_type}
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        assets = self._local_assets(path, kind=kind, template=template)
+        if not assets:
+            return self._call(
+                "POST",
+                "/v1/batches",
+                params={"template": template, "priority": priority},
+                content=path.read_bytes(),
+                headers={**headers, "Content-Type": content_type},
+            )
+        files = [("file", (path.name, path.read_bytes(), content_type))]
+        files += [("assets", (name, file.read_bytes(), "application/octet-stream"))
+                  for name, file in assets.items()]
         return self._call(
             "POST",
             "/v1/batches",
-            params={"template": template, "priority": priority},
-            content=path.read_bytes(),
+            data={"template": template, "priority": str(priority)},
+            files=files,
             headers=headers,
         )
+
+    def _local_assets(self, path: Path, *, kind: str, template: str) -> dict[str, Path]:
+        """Files beside `path` that the items name in the template's fan-out fields."""
+        spec = self._call("GET", f"/v1/templates/{template}")
+        fields = {stage["foreach"] for stage in spec["stages"] if stage.get("foreach")}
+        if not fields:
+            return {}
+        try:
+            items = parse_items(data=path.read_bytes(), kind=kind)
+        except ProblemError as error:
+            raise ApiError(f"{path}: {error.detail}") from None
+        assets: dict[str, Path] = {}
+        for item in items:
+            for field in fields:
+                for element in foreach_elements(item.get(field)):
+                    local = (path.parent / str(element)).resolve()
+                    if not str(element).startswith(("https://", "asset:")) and local.is_file():
+                        assets[str(element)] = local
+        return assets
 
     def batch(self, batch_id: str, *, jobs_limit: int = 1000) -> dict[str, Any]:
         return self._call("GET", f"/v1/batches/{batch_id}", params={"jobs_limit": jobs_limit})

@@ -88,7 +88,7 @@ def input_digests(*, session: Session, stage: StageRun) -> dict[str, list[str]]:
         ).all()
     )
     return {
-        port: [outputs[src][spec["port"]] for src in spec["from"]]
+        port: list(spec.get("digests") or [outputs[src][spec["port"]] for src in spec["from"]])
         for port, spec in stage.inputs.items()
     }
 

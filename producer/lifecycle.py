@@ -44,17 +44,33 @@ def plan_stage_runs(
     for node_name in topological_order(template):
         node = template.node(node_name)
         params = {**node.params, **overrides.get(node_name, {})}
-        elements = list(item.get(node.foreach) or []) if node.foreach else [None]
+        elements = foreach_elements(item.get(node.foreach)) if node.foreach else [None]
         names = []
         for index, element in enumerate(elements):
             name = f"{node.name}[{index}]" if node.foreach else node.name
             inputs = _wire_inputs(node=node, index=index, template=template, runs=runs_by_node)
+            if isinstance(element, str) and element.startswith(ASSET_PREFIX):
+                # an uploaded file: wired straight in by digest, no upstream stage
+                digest = element.removeprefix(ASSET_PREFIX)
+                inputs["source"] = {"from": [], "port": None, "digests": [digest], "is_list": False}
             run_params = {**params, "element": element} if node.foreach else params
             depends = sorted({src for spec in inputs.values() for src in spec["from"]})
             plans.append(StageRunPlan(name, node, run_params, inputs, depends))
             names.append(name)
         runs_by_node[node_name] = names
     return plans
+
+
+ASSET_PREFIX = "asset:"
+
+
+def foreach_elements(value: Any) -> list[Any]:
+    """The elements a `foreach` node fans out over: a list, or a ';'-separated string."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return []
 
 
 def _wire_inputs(
@@ -94,7 +110,7 @@ def validate_item(
     errors.extend(_check_language(template=template, item=item, loc=loc))
     errors.extend(_check_text_lengths(item=item, loc=loc, max_text_chars=max_text_chars))
     for node in template.stages:
-        if node.foreach and not (isinstance(item.get(node.foreach), list) and item[node.foreach]):
+        if node.foreach and not foreach_elements(item.get(node.foreach)):
             errors.append(_error(f"{loc}.{node.foreach}", f"a non-empty list for {node.name!r}"))
     return errors
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from producer.api import artifacts, batches, health, jobs, templates
+from producer.api import artifacts, assets, batches, health, jobs, templates
 from producer.api.deps import Services
 from producer.api.limits import BodySizeLimit
 from producer.api.problems import install_problem_handlers
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
-    for module in (batches, jobs, templates, artifacts, health):
+    for module in (batches, jobs, templates, artifacts, assets, health):
         app.include_router(module.router)
 
     return app

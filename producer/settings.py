@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     c2pa_key_path: Path | None = None
     c2pa_producer: str = "mediaq"
 
+    # input photos by URL: https only; private networks only for tests and closed setups
+    fetch_allow_private_networks: bool = False
+    fetch_ca_file: Path | None = None
+
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"
 

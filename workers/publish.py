@@ -95,7 +95,8 @@ def publish_outputs(
             size_bytes=stored.size_bytes,
             output_port=output.name,
         )
-        if stored.is_new:
+        # an uploaded asset passed through unchanged is stored already, but without a record
+        if stored.is_new or ctx.store.get_sidecar(digest=stored.digest, name="provenance") is None:
             body = json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False)
             ctx.store.put_json_sidecar(
                 digest=stored.digest, name="provenance", data=body.encode("utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
 from producer.api.deps import Services, services, tenant_id
+from producer.assets import resolve_references, store_upload
 from producer.api.problems import ProblemError, not_found
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.intake import check_spec, file_kind, invalid, parse_items, parse_json_spec, spec_digest
@@ -50,6 +52,11 @@ _UPLOAD_DOC = {
                         "priority": {"type": "integer", "minimum": 0, "maximum": 9},
                         "metadata": {"type": "string", "description": "JSON object"},
                         "params": {"type": "string", "description": "JSON object"},
+                        "assets": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "input files the items name by path (photos)",
+                        },
                     },
                 }
             },
@@ -75,7 +82,7 @@ async def submit_batch(
     template: Annotated[str | None, Query(description="For raw JSONL/CSV bodies")] = None,
     priority: Annotated[int, Query(ge=0, le=9, description="For raw JSONL/CSV bodies")] = 5,
 ) -> JSONResponse:
-    spec = await _read_spec(request, template=template, priority=priority)
+    spec, uploads = await _read_spec(request, template=template, priority=priority)
     pipeline = builtin_templates().get(spec.template)
     if pipeline is None:
         raise invalid(
@@ -83,6 +90,7 @@ async def submit_batch(
             [{"field": "template", "detail": "unknown template"}],
         )
     check_spec(spec=spec, template=pipeline, settings=svc.settings)
+    _resolve_assets(svc=svc, spec=spec, template=pipeline, uploads=uploads)
     idem = Idempotency(idempotency_key, spec_digest(spec)) if idempotency_key else None
     accepted = _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
     if accepted.messages:
@@ -117,6 +125,20 @@ def _accept(
         return Accepted(response=replay, messages=[], is_replay=True)
 
 
+def _resolve_assets(
+    *, svc: Services, spec: BatchSpec, template: Any, uploads: list[UploadedFile]
+) -> None:
+    uploaded = {
+        upload.name: store_upload(store=svc.store, data=upload.data, media_type=upload.media_type)
+        for upload in uploads
+    }
+    errors = resolve_references(
+        spec=spec, template=template, uploaded=uploaded, is_known_asset=svc.store.exists
+    )
+    if errors:
+        raise invalid(f"{len(errors)} input file reference(s) name nothing usable", errors)
+
+
 def _key_reused(key: str) -> ProblemError:
     return ProblemError(
         422,
@@ -131,7 +153,16 @@ def _dispatch(svc: Services, messages: list[StageMessage]) -> None:
     send_stage_runs(app=svc.celery, settings=svc.settings, messages=messages)
 
 
-async def _read_spec(request: Request, *, template: str | None, priority: int) -> BatchSpec:
+@dataclass(frozen=True)
+class UploadedFile:
+    name: str
+    data: bytes
+    media_type: str
+
+
+async def _read_spec(
+    request: Request, *, template: str | None, priority: int
+) -> tuple[BatchSpec, list[UploadedFile]]:
     content_type = request.headers.get("content-type", "application/json")
     if content_type.startswith("multipart/form-data"):
         return await _read_multipart(request)
@@ -146,14 +177,14 @@ async def _read_spec(request: Request, *, template: str | None, priority: int) -
                 f"send application/json, application/x-ndjson, text/csv or multipart/form-data, "
                 f"not {content_type!r}",
             )
-        return parse_json_spec(body)
+        return parse_json_spec(body), []
     if not template:
         raise invalid("a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}])
     items = parse_items(data=body, kind=kind)
-    return _spec(template=template, items=items, priority=priority, metadata={}, params={})
+    return _spec(template=template, items=items, priority=priority, metadata={}, params={}), []
 
 
-async def _read_multipart(request: Request) -> BatchSpec:
+async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFile]]:
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -165,13 +196,19 @@ async def _read_multipart(request: Request) -> BatchSpec:
     template = form.get("template")
     if not isinstance(template, str) or not template:
         raise invalid("multipart upload needs a 'template' field", [{"field": "template", "detail": "required"}])
-    return _spec(
+    spec = _spec(
         template=template,
         items=items,
         priority=_form_int(form.get("priority"), default=5),
         metadata=_form_json(form.get("metadata"), field="metadata"),
         params=_form_json(form.get("params"), field="params"),
     )
+    uploads = [
+        UploadedFile(part.filename or "", await part.read(), part.content_type or "application/octet-stream")
+        for part in form.getlist("assets")
+        if isinstance(part, UploadFile)
+    ]
+    return spec, uploads
 
 
 def _spec(**fields: Any) -> BatchSpec:

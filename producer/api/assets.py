@@ -1,0 +1,40 @@
+"""/v1/assets: upload an input file once and name it in items as "asset:<sha256>"."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+
+from producer.api.batches import PROBLEMS
+from producer.api.deps import Services, services
+from producer.api.problems import ProblemError
+from producer.assets import store_upload
+
+
+class AssetStored(BaseModel):
+    digest: str
+    ref: str
+    size_bytes: int
+
+
+router = APIRouter(prefix="/v1/assets", tags=["assets"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AssetStored,
+    responses=PROBLEMS,
+    openapi_extra={"requestBody": {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
+)
+async def upload_asset(request: Request, svc: Annotated[Services, Depends(services)]) -> AssetStored:
+    """The raw request body is the file; its Content-Type is kept for reference only."""
+    data = await request.body()
+    if not data:
+        raise ProblemError(422, "validation-error", "Invalid request", "the body is empty",
+                           errors=[{"field": "body", "detail": "empty"}])
+    media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0]
+    digest = store_upload(store=svc.store, data=data, media_type=media_type)
+    return AssetStored(digest=digest, ref=f"asset:{digest}", size_bytes=len(data))
