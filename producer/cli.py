@@ -67,7 +67,22 @@ def cmd_up(args: argparse.Namespace) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     from producer.demo import run_demo
 
-    run_demo(_settings(args), items_path=Path(args.file) if args.file else None)
+    run_demo(
+        _settings(args),
+        items_path=Path(args.file) if args.file else None,
+        template=args.template,
+    )
+
+
+def cmd_dev_cert(args: argparse.Namespace) -> None:
+    from producer.devcert import create_dev_cert
+
+    settings = _settings(args)
+    out = Path(args.out) if args.out else settings.data_dir / "c2pa"
+    cert = create_dev_cert(out_dir=out, force=args.force)
+    say(f"certificate chain: {cert.cert_chain_path}")
+    say(f"private key:       {cert.key_path}")
+    say("use them with MEDIAQ_C2PA_CERT_PATH and MEDIAQ_C2PA_KEY_PATH (a test chain: not trusted)")
 
 
 def cmd_submit(args: argparse.Namespace) -> None:
@@ -159,9 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--queues", default="cpu", help="comma-separated queues: cpu,gpu")
     worker.add_argument("--concurrency", type=int, default=0, help="processes; 0: CPU cores")
     data_dir(worker)
-    demo = add("demo", cmd_demo, "run the sample news batch end to end and print the outputs")
-    demo.add_argument("--file", help="JSONL of items instead of the sample news batch")
+    demo = add("demo", cmd_demo, "run the sample batches end to end and print the outputs")
+    demo.add_argument("--file", help="a JSONL/CSV of items instead of the sample batches")
+    demo.add_argument("--template", help="template for --file (default news_anchor)")
     data_dir(demo)
+    dev_cert = add("dev-cert", cmd_dev_cert, "make a local C2PA test certificate chain")
+    dev_cert.add_argument("--out", help="folder (default: <data dir>/c2pa)")
+    dev_cert.add_argument("--force", action="store_true", help="replace existing files")
+    data_dir(dev_cert)
     submit = add("submit", cmd_submit, "submit a JSONL or CSV file as a batch")
     submit.add_argument("file")
     submit.add_argument("--template", required=True)

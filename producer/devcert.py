@@ -13,7 +13,10 @@ credentials signed with it read back as valid but untrusted (signingCredential.u
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 CHAIN_FILENAME = "dev-chain.pem"
 KEY_FILENAME = "dev-signer.key"
+LOCK_FILENAME = ".dev-cert.lock"
 
 # id-kp-documentSigning (RFC 9336); c2pa-rs accepts it beside id-kp-emailProtection.
 DOCUMENT_SIGNING_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36")
@@ -61,9 +65,15 @@ def create_dev_cert(
         The paths of the chain and the key.
     """
     chain = DevCert(out_dir / CHAIN_FILENAME, out_dir / KEY_FILENAME)
-    if not force and chain.cert_chain_path.is_file() and chain.key_path.is_file():
-        return chain
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Worker processes starting together must not pair one's key with another's chain.
+    with _exclusive(out_dir / LOCK_FILENAME):
+        if force or not (chain.cert_chain_path.is_file() and chain.key_path.is_file()):
+            _write_chain(chain, common_name=common_name)
+    return chain
+
+
+def _write_chain(chain: DevCert, *, common_name: str) -> None:
     now = dt.datetime.now(dt.UTC) - CLOCK_SKEW
     root_key = ec.generate_private_key(ec.SECP256R1())
     root = _root_certificate(key=root_key, common_name=f"{common_name} root CA", now=now)
@@ -74,7 +84,16 @@ def create_dev_cert(
     _write_private(chain.key_path, _pem_key(leaf_key))
     pem_chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (leaf, root))
     chain.cert_chain_path.write_bytes(pem_chain)
-    return chain
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _name(common_name: str) -> x509.Name:

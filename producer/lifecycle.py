@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.catalog import STAGE_KINDS
 from schemas.pipeline import PipelineTemplate, StageNode, topological_order, upstream_names
 from schemas.states import JobState, StageState
 
@@ -77,16 +78,15 @@ def _wire_inputs(
     *, node: StageNode, index: int, template: PipelineTemplate, runs: Mapping[str, list[str]]
 ) -> dict[str, dict[str, Any]]:
     inputs: dict[str, dict[str, Any]] = {}
+    list_ports = STAGE_KINDS[node.kind].list_ports
     for port, ref in node.inputs.items():
         upstream, out_port = ref.split(".")
         upstream_node = template.node(upstream)
         sources = runs[upstream]
         is_pairwise = node.foreach is not None and upstream_node.foreach == node.foreach
-        if is_pairwise:
-            inputs[port] = {"from": [sources[index]], "port": out_port, "is_list": False}
-        else:
-            is_list = upstream_node.foreach is not None
-            inputs[port] = {"from": list(sources), "port": out_port, "is_list": is_list}
+        chosen = [sources[index]] if is_pairwise else list(sources)
+        is_list = port in list_ports or (upstream_node.foreach is not None and not is_pairwise)
+        inputs[port] = {"from": chosen, "port": out_port, "is_list": is_list}
     return inputs
 
 

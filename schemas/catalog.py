@@ -17,16 +17,26 @@ class StageKindSpec:
         engines: engine names, the first is the default.
         input_ports: ports a template may wire upstream outputs into.
         output_ports: ports the stage always produces.
+        list_ports: input ports that always receive a list of files (fan-in), even from one
+            upstream run.
     """
 
     engines: tuple[str, ...]
     input_ports: tuple[str, ...]
     output_ports: tuple[str, ...]
+    list_ports: tuple[str, ...] = ()
 
 
 STAGE_KINDS: dict[str, StageKindSpec] = {
     "script": StageKindSpec(engines=("extractive",), input_ports=(), output_ports=("script",)),
     "tts": StageKindSpec(
         engines=("espeak",), input_ports=("script",), output_ports=("audio", "timings")
+    ),
+    "fetch": StageKindSpec(engines=("https",), input_ports=("source",), output_ports=("image",)),
+    "credentials": StageKindSpec(
+        engines=("c2pa",),
+        input_ports=("media", "ingredients"),
+        output_ports=("media", "manifest"),
+        list_ports=("ingredients",),
     ),
 }

@@ -7,12 +7,13 @@ import threading
 from schemas.catalog import STAGE_KINDS
 from workers.engines.base import Engine
 from workers.stages.base import Stage
+from workers.stages.credentials import AttachCredentials
+from workers.stages.fetch import FetchImage
 from workers.stages.script import WriteScript
 from workers.stages.tts import TextToSpeech
 
 STAGES: dict[str, type[Stage]] = {
-    WriteScript.kind: WriteScript,
-    TextToSpeech.kind: TextToSpeech,
+    stage.kind: stage for stage in (WriteScript, TextToSpeech, FetchImage, AttachCredentials)
 }
 
 
