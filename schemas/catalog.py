@@ -33,6 +33,12 @@ STAGE_KINDS: dict[str, StageKindSpec] = {
         engines=("espeak",), input_ports=("script",), output_ports=("audio", "timings")
     ),
     "fetch": StageKindSpec(engines=("https",), input_ports=("source",), output_ports=("image",)),
+    "showcase": StageKindSpec(
+        engines=("kenburns",),
+        input_ports=("stills", "audio", "timings", "script"),
+        output_ports=("video",),
+        list_ports=("stills",),
+    ),
     "credentials": StageKindSpec(
         engines=("c2pa",),
         input_ports=("media", "ingredients"),

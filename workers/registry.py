@@ -10,10 +10,11 @@ from workers.stages.base import Stage
 from workers.stages.credentials import AttachCredentials
 from workers.stages.fetch import FetchImage
 from workers.stages.script import WriteScript
+from workers.stages.showcase import ProductShowcase
 from workers.stages.tts import TextToSpeech
 
 STAGES: dict[str, type[Stage]] = {
-    stage.kind: stage for stage in (WriteScript, TextToSpeech, FetchImage, AttachCredentials)
+    stage.kind: stage for stage in (WriteScript, TextToSpeech, FetchImage, ProductShowcase, AttachCredentials)
 }
 
 
