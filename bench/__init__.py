@@ -1,1 +1,1 @@
-"""Reproducible benchmarks of mediaq; `python -m bench.run` prints a table and writes BENCHMARKS.md."""
+"""Reproducible benchmarks: `python -m bench.run` prints a table and writes BENCHMARKS.md."""

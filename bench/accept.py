@@ -71,9 +71,8 @@ def wait_published(setup: Setup, *, expected: int, timeout_s: float = PUBLISH_TI
     deadline = time.monotonic() + timeout_s
     while setup.count_messages() < expected:
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"only {setup.count_messages()} of {expected} messages published after {timeout_s} s"
-            )
+            published = setup.count_messages()
+            raise RuntimeError(f"{published} of {expected} messages published in {timeout_s} s")
         time.sleep(0.05)
     return time.perf_counter() - started
 

@@ -6,6 +6,8 @@ bench (its API server and its workers), which call `register_template()` before 
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemas.catalog import STAGE_KINDS, StageKindSpec
 from schemas.pipeline import PipelineTemplate
 from schemas.pipelines import builtin_templates
@@ -19,7 +21,7 @@ CHAIN_LENGTH = 3
 def noop_chain_template() -> PipelineTemplate:
     """Three noop stages in a chain: a -> b -> c (each reads the previous one's output)."""
     names = ["a", "b", "c"][:CHAIN_LENGTH]
-    stages = [{"name": names[0], "kind": NOOP_KIND}]
+    stages: list[dict[str, Any]] = [{"name": names[0], "kind": NOOP_KIND}]
     for previous, name in zip(names, names[1:], strict=False):
         stages.append({"name": name, "kind": NOOP_KIND, "inputs": {"previous": f"{previous}.out"}})
     return PipelineTemplate.model_validate(

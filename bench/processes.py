@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +34,7 @@ def _free_port() -> int:
 
 
 def _spawn(setup: Setup, args: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **setup.env, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **setup.env}
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", *args],
@@ -86,17 +88,42 @@ def api_server(setup: Setup) -> Iterator[str]:
     raise ProcessFailed(f"the bench API server did not start; log tail:\n{_tail(log_path)}")
 
 
-@contextmanager
-def noop_worker(setup: Setup, *, concurrency: int) -> Iterator[subprocess.Popen[bytes]]:
-    """A real mediaq Celery worker (prefork) that also knows the noop kind; stopped on exit."""
-    log_path = setup.data_dir / "worker.log"
-    process = _spawn(
-        setup, ["bench.noop_worker", "--concurrency", str(concurrency)], log_path
-    )
-    try:
-        yield process
-    finally:
-        stop_process(process, timeout_s=20)
+class NoopWorker:
+    """A real mediaq Celery worker (prefork) that also knows the noop kind.
+
+    `restart()` replaces a worker that died: the embedded filesystem broker can kill it (see
+    `crashes`), and the bench counts that instead of stalling.
+    """
+
+    def __init__(self, setup: Setup, *, concurrency: int) -> None:
+        self.setup, self.concurrency = setup, concurrency
+        self.crashes = 0
+        self.process = self._start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        args = ["bench.noop_worker", "--concurrency", str(self.concurrency)]
+        return _spawn(self.setup, args, self.setup.data_dir / "worker.log")
+
+    @property
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
+
+    def restart(self) -> None:
+        self.crashes += 1
+        self.stop()
+        self.process = self._start()
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout_s=20)
+        # a main process that died leaves its pool children behind; they share its group
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> NoopWorker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 def worker_log_tail(setup: Setup) -> str:

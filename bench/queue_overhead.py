@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.noop_template import NOOP_TEMPLATE
-from bench.processes import noop_worker, worker_log_tail
+from bench.processes import NoopWorker, worker_log_tail
 from bench.report import Figure, median, percentile
 from bench.setups import Setup
 from producer.db import Database
@@ -34,6 +34,7 @@ TARGET_MS = 5.0
 WARMUP_JOBS = 3  # the first runs load the engine, open connections, fork pool children
 JOB_TIMEOUT_S = 60.0
 POLL_S = 0.01
+MAX_WORKER_CRASHES = 5
 
 
 @dataclass
@@ -50,7 +51,8 @@ def _ms(later: datetime | None, earlier: datetime | None) -> float:
     return (as_utc(later) - as_utc(earlier)).total_seconds() * 1000  # type: ignore[operator]
 
 
-def _wait_job(db: Database, job_id: str, *, setup: Setup) -> str:
+def _wait_job(db: Database, job_id: str, *, worker: NoopWorker) -> str | None:
+    """The job's final state, or None when the worker died first."""
     deadline = time.monotonic() + JOB_TIMEOUT_S
     terminal = {state.value for state in TERMINAL_JOB_STATES}
     while time.monotonic() < deadline:
@@ -58,16 +60,26 @@ def _wait_job(db: Database, job_id: str, *, setup: Setup) -> str:
             state = session.execute(select(Job.state).where(Job.id == job_id)).scalar_one()
         if state in terminal:
             return str(state)
+        if not worker.is_alive:
+            return None
         time.sleep(POLL_S)
     raise RuntimeError(
         f"noop job {job_id} did not end within {JOB_TIMEOUT_S} s; worker log:\n"
-        f"{worker_log_tail(setup)}"
+        f"{worker_log_tail(worker.setup)}"
     )
 
 
-def _run_jobs(http: httpx.Client, db: Database, *, setup: Setup, count: int, tag: str) -> list[str]:
-    job_ids = []
-    for index in range(count):
+def _run_jobs(
+    http: httpx.Client, db: Database, *, worker: NoopWorker, count: int, tag: str
+) -> list[str]:
+    """Submit and wait for `count` one-item jobs, one at a time; their ids.
+
+    A job whose worker died is left out (its message died with it) and the worker restarted.
+    """
+    job_ids: list[str] = []
+    for index in range(count + MAX_WORKER_CRASHES):
+        if len(job_ids) == count:
+            break
         name = f"{tag}-{index:05d}"
         response = http.post(
             "/v1/batches",
@@ -77,19 +89,30 @@ def _run_jobs(http: httpx.Client, db: Database, *, setup: Setup, count: int, tag
         if response.status_code != 202:
             raise RuntimeError(f"submit answered {response.status_code}: {response.text[:500]}")
         job_id = response.json()["jobs"][0]["id"]
-        state = _wait_job(db, job_id, setup=setup)
+        state = _wait_job(db, job_id, worker=worker)
+        if state is None:
+            log_tail = worker_log_tail(worker.setup)
+            if worker.crashes >= MAX_WORKER_CRASHES:
+                raise RuntimeError(f"the noop worker died {worker.crashes + 1} times:\n{log_tail}")
+            worker.restart()
+            continue
         if state != JobState.SUCCEEDED:
-            raise RuntimeError(f"noop job {job_id} ended {state}; worker log:\n{worker_log_tail(setup)}")
+            log_tail = worker_log_tail(worker.setup)
+            raise RuntimeError(f"noop job {job_id} ended {state}; worker log:\n{log_tail}")
         job_ids.append(job_id)
+    if len(job_ids) < count:
+        raise RuntimeError(f"only {len(job_ids)} of {count} noop jobs succeeded")
     return job_ids
 
 
 def collect_gaps(db: Database, job_ids: Sequence[str]) -> Gaps:
     """The four intervals of every stage run of the jobs, from their timestamps."""
     with db.read_session() as session:
-        rows = session.execute(
-            select(StageRun).where(StageRun.job_id.in_(list(job_ids)))
-        ).scalars().all()
+        rows = (
+            session.execute(select(StageRun).where(StageRun.job_id.in_(list(job_ids))))
+            .scalars()
+            .all()
+        )
     by_job: dict[str, dict[str, StageRun]] = {}
     for row in rows:
         if row.state != StageState.SUCCEEDED or row.attempts != 1:
@@ -122,37 +145,30 @@ def _row(
     )
 
 
-def measure(
-    setup: Setup, url: str, *, jobs: int, concurrency: int, command: str
-) -> list[Figure]:
+def measure(setup: Setup, url: str, *, jobs: int, concurrency: int, command: str) -> list[Figure]:
     """Run `jobs` noop_chain jobs one after another on a fresh worker; rows from their stamps."""
     db = Database(setup.database_url)
     try:
         with (
-            noop_worker(setup, concurrency=concurrency),
+            NoopWorker(setup, concurrency=concurrency) as worker,
             httpx.Client(base_url=url, timeout=60.0) as http,
         ):
-            _run_jobs(http, db, setup=setup, count=WARMUP_JOBS, tag="warmup")
-            job_ids = _run_jobs(http, db, setup=setup, count=jobs, tag="noop")
+            _run_jobs(http, db, worker=worker, count=WARMUP_JOBS, tag="warmup")
+            job_ids = _run_jobs(http, db, worker=worker, count=jobs, tag="noop")
         gaps = collect_gaps(db, job_ids)
     finally:
         db.dispose()
-    label = f"{jobs} jobs × 3 stages"
-    return [
-        _row(
-            f"queue: send → start ({label})",
-            gaps.send_to_start_ms, setup=setup, target_ms=TARGET_MS, command=command,
-        ),
-        _row(
-            "queue: finish → next send",
-            gaps.finish_to_next_send_ms, setup=setup, target_ms=TARGET_MS, command=command,
-        ),
-        _row(
-            "queue: finish → next start (whole hop)",
-            gaps.finish_to_next_start_ms, setup=setup, target_ms=None, command=command,
-        ),
-        _row(
-            "noop stage run in the runner (start → finish)",
-            gaps.run_ms, setup=setup, target_ms=None, command=command,
-        ),
+    rows = [
+        (f"queue: send → start ({jobs} jobs × 3 stages)", gaps.send_to_start_ms, TARGET_MS),
+        ("queue: finish → next send", gaps.finish_to_next_send_ms, TARGET_MS),
+        ("queue: finish → next start (whole hop)", gaps.finish_to_next_start_ms, None),
+        ("noop stage run in the runner (start → finish)", gaps.run_ms, None),
     ]
+    figures = [
+        _row(name, values, setup=setup, target_ms=target_ms, command=command)
+        for name, values, target_ms in rows
+    ]
+    if worker.crashes:
+        figures[0].value += f"; **worker died {worker.crashes}×**, restarted (see notes)"
+        figures[0].numbers["worker_crashes"] = worker.crashes
+    return figures

@@ -46,6 +46,7 @@ class Skipped:
     setup: str
     reason: str
     command: str
+    is_error: bool = False
 
 
 def percentile(values: list[float], fraction: float) -> float:

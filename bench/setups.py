@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from producer.broker import QUEUES
@@ -80,18 +81,18 @@ def _message_folder(setup: Setup) -> Path:
     return setup.data_dir / "broker" / "messages"
 
 
-def _redis(url: str) -> object:
+def _redis(url: str) -> Any:
     import redis
 
     return redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
 
 
-def _redis_queue_keys(client: object) -> list[bytes]:
+def _redis_queue_keys(client: Any) -> list[bytes]:
     # kombu's Redis transport keeps one list per queue and priority step: "cpu", "cpu:3", ...
     keys: list[bytes] = []
     for queue in QUEUES:
-        keys.extend(client.keys(queue))  # type: ignore[attr-defined]
-        keys.extend(client.keys(f"{queue}:*"))  # type: ignore[attr-defined]
+        keys.extend(client.keys(queue))
+        keys.extend(client.keys(f"{queue}:*"))
     return keys
 
 
@@ -187,9 +188,9 @@ def _flush_redis(url: str) -> None:
     """FLUSHDB on the URL's database only; other databases on the server are not ours."""
     client = _redis(url)
     try:
-        client.flushdb()  # type: ignore[attr-defined]
+        client.flushdb()
     finally:
-        client.close()  # type: ignore[attr-defined]
+        client.close()
 
 
 def _libpq(url: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
+from producer import fs_broker  # noqa: F401 - registers the embedded transport
 from producer.settings import Settings
 
 RUN_STAGE_TASK = "mediaq.run_stage"

@@ -67,7 +67,11 @@ def run_worker(settings: Settings, *, queues: str, concurrency: int) -> None:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build the same settings as `settings`."""
-    env = {f"MEDIAQ_{name.upper()}": str(value) for name, value in settings.model_dump().items()}
+    env = {
+        f"MEDIAQ_{name.upper()}": str(value)
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
     env["MEDIAQ_DATA_DIR"] = str(settings.data_dir.resolve())
     env["MEDIAQ_DATABASE_URL"] = settings.resolved_database_url()
     env["MEDIAQ_BROKER_URL"] = settings.resolved_broker_url()

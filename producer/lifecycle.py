@@ -28,7 +28,11 @@ class StageRunPlan:
 
 
 def plan_stage_runs(
-    *, template: PipelineTemplate, item: Mapping[str, Any], overrides: Mapping[str, Any]
+    *,
+    template: PipelineTemplate,
+    item: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    order: list[str] | None = None,
 ) -> list[StageRunPlan]:
     """Expand the template for one item, fanning out `foreach` nodes over the item's list.
 
@@ -36,13 +40,14 @@ def plan_stage_runs(
         template: a validated template.
         item: the submitted item; `foreach` fields must be lists (checked by validate_item).
         overrides: per-node parameter overrides {node: {param: value}}.
+        order: the template's topological order, when the caller has it already.
 
     Returns:
         Plans in topological order.
     """
     runs_by_node: dict[str, list[str]] = {}
     plans: list[StageRunPlan] = []
-    for node_name in topological_order(template):
+    for node_name in order or topological_order(template):
         node = template.node(node_name)
         params = {**node.params, **overrides.get(node_name, {})}
         elements = foreach_elements(item.get(node.foreach)) if node.foreach else [None]

@@ -73,7 +73,10 @@ def batch_view(
     if batch is None:
         return None
     counts = job_counts(session=session, batch_ids=[batch.id])[batch.id]
-    last = _last_finished(session=session, batch_ids=[batch.id]).get(batch.id)
+    last = None
+    if sum(counts[state] for state in TERMINAL_JOB_STATES) == batch.item_count:
+        # only a finished batch has a completion time; skip the scan over its jobs otherwise
+        last = _last_finished(session=session, batch_ids=[batch.id]).get(batch.id)
     view = _batch_view(batch, counts, last)
     jobs = session.execute(
         select(Job.id, Job.custom_id, Job.state, Job.started_at, Job.finished_at)

@@ -51,14 +51,14 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"
 
     def resolved_broker_url(self) -> str:
-        return self.broker_url or "filesystem://localhost/"
+        return self.broker_url or "mediaqfs://localhost/"
 
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
 
     @property
     def is_embedded_broker(self) -> bool:
-        return self.resolved_broker_url().startswith("filesystem://")
+        return self.resolved_broker_url().startswith(("mediaqfs://", "filesystem://"))
 
     @property
     def broker_folder(self) -> Path:

@@ -13,7 +13,7 @@ from producer.dispatch import StageMessage
 from producer.ids import new_id, utcnow
 from producer.lifecycle import plan_stage_runs
 from schemas.api import BatchAccepted, BatchSpec, JobRef
-from schemas.pipeline import PipelineTemplate
+from schemas.pipeline import PipelineTemplate, topological_order
 from schemas.states import JobState, StageState
 from schemas.tables import Batch, IdempotencyRecord, Job, StageRun
 
@@ -73,9 +73,10 @@ def create_batch(
         )
     )
     session.flush()
-    # Core bulk inserts: one executemany per table instead of an ORM object per row.
-    session.execute(insert(Job), job_rows)
-    session.execute(insert(StageRun), stage_rows)
+    # Core inserts on the tables: one executemany each. (The ORM bulk path drops None values
+    # and so splits rows with and without queued_at into one statement per row.)
+    session.execute(insert(Job.__table__), job_rows)
+    session.execute(insert(StageRun.__table__), stage_rows)
     response = BatchAccepted(
         id=batch_id,
         template=template.name,
@@ -118,6 +119,7 @@ def _build_rows(
     job_rows: list[dict[str, Any]] = []
     stage_rows: list[dict[str, Any]] = []
     messages: list[StageMessage] = []
+    order = topological_order(template)
     for position, item in enumerate(spec.items):
         job_id = new_id()
         job_rows.append(
@@ -132,7 +134,8 @@ def _build_rows(
                 "created_at": now,
             }
         )
-        for plan in plan_stage_runs(template=template, item=item, overrides=spec.params):
+        plans = plan_stage_runs(template=template, item=item, overrides=spec.params, order=order)
+        for plan in plans:
             is_ready = not plan.depends_on
             row = {
                 "id": new_id(),

@@ -33,6 +33,20 @@ STAGE_KINDS: dict[str, StageKindSpec] = {
         engines=("espeak",), input_ports=("script",), output_ports=("audio", "timings")
     ),
     "fetch": StageKindSpec(engines=("https",), input_ports=("source",), output_ports=("image",)),
+    "anchor": StageKindSpec(
+        engines=("avatar2d",),
+        input_ports=("audio", "timings", "portrait"),
+        output_ports=("video",),
+    ),
+    "subtitles": StageKindSpec(
+        engines=("rules",), input_ports=("timings", "script"), output_ports=("vtt", "srt", "cues")
+    ),
+    "upscale": StageKindSpec(engines=("lanczos",), input_ports=("media",), output_ports=("media",)),
+    "compose": StageKindSpec(
+        engines=("ffmpeg",),
+        input_ports=("video", "audio", "subtitles"),
+        output_ports=("video", "poster", "loudness"),
+    ),
     "showcase": StageKindSpec(
         engines=("kenburns",),
         input_ports=("stills", "audio", "timings", "script"),

@@ -6,15 +6,30 @@ import threading
 
 from schemas.catalog import STAGE_KINDS
 from workers.engines.base import Engine
+from workers.stages.anchor import AnimateAnchor
 from workers.stages.base import Stage
+from workers.stages.compose import Compose
 from workers.stages.credentials import AttachCredentials
 from workers.stages.fetch import FetchImage
 from workers.stages.script import WriteScript
 from workers.stages.showcase import ProductShowcase
+from workers.stages.subtitles import MakeSubtitles
 from workers.stages.tts import TextToSpeech
+from workers.stages.upscale import Upscale
 
 STAGES: dict[str, type[Stage]] = {
-    stage.kind: stage for stage in (WriteScript, TextToSpeech, FetchImage, ProductShowcase, AttachCredentials)
+    stage.kind: stage
+    for stage in (
+        WriteScript,
+        TextToSpeech,
+        FetchImage,
+        Upscale,
+        AnimateAnchor,
+        ProductShowcase,
+        MakeSubtitles,
+        Compose,
+        AttachCredentials,
+    )
 }
 
 

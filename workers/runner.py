@@ -109,8 +109,11 @@ def _run_claimed(
         with Heartbeat(
             db=ctx.db, stage_run_id=snap.id, owner=ctx.owner, lease_s=ctx.settings.lease_s
         ) as beat:
+            params = dict(snap.params)
+            if not stage.uses_element:
+                params.pop("element", None)
             produced = stage.run(
-                item=snap.item, inputs=inputs, params=snap.params, engine=engine,
+                item=snap.item, inputs=inputs, params=params, engine=engine,
                 workdir=workdir / "out",
             )
         if beat.is_lost.is_set():

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from producer.api.deps import Services, services, tenant_id
@@ -83,6 +84,28 @@ async def submit_batch(
     priority: Annotated[int, Query(ge=0, le=9, description="For raw JSONL/CSV bodies")] = 5,
 ) -> JSONResponse:
     spec, uploads = await _read_spec(request, template=template, priority=priority)
+    # validation and the transaction are blocking work: keep them off the event loop so
+    # status reads stay fast while a large batch is accepted
+    accepted = await run_in_threadpool(
+        _validate_and_accept, svc=svc, tenant=tenant, spec=spec, uploads=uploads,
+        idempotency_key=idempotency_key,
+    )
+    if accepted.messages:
+        background.add_task(_dispatch, svc, accepted.messages)
+    headers = {"Location": accepted.response.status_url}
+    if accepted.is_replay:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(accepted.response.model_dump(mode="json"), status_code=202, headers=headers)
+
+
+def _validate_and_accept(
+    *,
+    svc: Services,
+    tenant: str,
+    spec: BatchSpec,
+    uploads: list[UploadedFile],
+    idempotency_key: str | None,
+) -> Accepted:
     pipeline = builtin_templates().get(spec.template)
     if pipeline is None:
         raise invalid(
@@ -92,13 +115,7 @@ async def submit_batch(
     check_spec(spec=spec, template=pipeline, settings=svc.settings)
     _resolve_assets(svc=svc, spec=spec, template=pipeline, uploads=uploads)
     idem = Idempotency(idempotency_key, spec_digest(spec)) if idempotency_key else None
-    accepted = _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
-    if accepted.messages:
-        background.add_task(_dispatch, svc, accepted.messages)
-    headers = {"Location": accepted.response.status_url}
-    if accepted.is_replay:
-        headers["Idempotent-Replayed"] = "true"
-    return JSONResponse(accepted.response.model_dump(mode="json"), status_code=202, headers=headers)
+    return _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
 
 
 def _accept(
@@ -177,10 +194,10 @@ async def _read_spec(
                 f"send application/json, application/x-ndjson, text/csv or multipart/form-data, "
                 f"not {content_type!r}",
             )
-        return parse_json_spec(body), []
+        return await run_in_threadpool(parse_json_spec, body), []
     if not template:
         raise invalid("a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}])
-    items = parse_items(data=body, kind=kind)
+    items = await run_in_threadpool(lambda: parse_items(data=body, kind=kind))
     return _spec(template=template, items=items, priority=priority, metadata={}, params={}), []
 
 
@@ -192,7 +209,8 @@ async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFil
     kind = file_kind(content_type=upload.content_type or "", filename=upload.filename)
     if kind is None:
         raise invalid("the file must be JSONL (.jsonl) or CSV (.csv)", [{"field": "file", "detail": "unknown type"}])
-    items = parse_items(data=await upload.read(), kind=kind)
+    data = await upload.read()
+    items = await run_in_threadpool(lambda: parse_items(data=data, kind=kind))
     template = form.get("template")
     if not isinstance(template, str) or not template:
         raise invalid("multipart upload needs a 'template' field", [{"field": "template", "detail": "required"}])

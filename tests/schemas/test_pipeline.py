@@ -50,7 +50,7 @@ def test_self_reference_is_a_cycle() -> None:
 
 
 def test_unknown_stage_kind_is_rejected_with_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match=r"unknown kind .dance. \(known: [a-z, ]*script, tts[a-z, ]*\)"):
+    with pytest.raises(ValidationError, match=r"unknown kind .dance. \(known: anchor, compose, [a-z, ]*script, [a-z, ]*tts, upscale\)"):
         PipelineTemplate.model_validate(template([{"name": "a", "kind": "dance"}]))
 
 

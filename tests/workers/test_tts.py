@@ -226,8 +226,9 @@ def test_concurrent_synthesis_from_threads_matches_one_at_a_time(engine):
     for result, alone in zip(results, expected, strict=True):
         assert result.voice == alone.voice
         assert phoneme_names(result) == phoneme_names(alone)
-        # Not bit-identical: espeak's pitch flutter carries over between calls (see below).
-        assert result.duration_s == pytest.approx(alone.duration_s, abs=0.01)
+        # Not bit-identical: espeak's pitch flutter carries over between calls (see below);
+        # seen up to ~25 ms apart, while mixed-up state would change voices or phonemes.
+        assert result.duration_s == pytest.approx(alone.duration_s, abs=0.05)
 
 
 def test_repeated_synthesis_has_the_same_phonemes_but_slightly_different_timing(engine):

@@ -28,11 +28,14 @@ class Stage(ABC):
         kind: the stage kind used in templates ("script", "tts").
         engines: engine name -> Engine class this stage can run on; the first is the default.
         outputs: names of the output ports the stage always produces.
+        uses_element: whether `run()` reads params["element"], the item's list element a
+            fanned-out run works on; other stages get their params without it.
     """
 
     kind: ClassVar[str]
     engines: ClassVar[Mapping[str, type[Engine]]]
     outputs: ClassVar[tuple[str, ...]]
+    uses_element: ClassVar[bool] = False
 
     @abstractmethod
     def run(

@@ -25,6 +25,7 @@ class FetchImage(Stage):
     kind: ClassVar[str] = "fetch"
     engines: ClassVar[Mapping[str, type[Engine]]] = {"https": HttpsFetchEngine}
     outputs: ClassVar[tuple[str, ...]] = ("image",)
+    uses_element: ClassVar[bool] = True
 
     def run(
         self,

@@ -1,0 +1,1 @@
+"""2D virtual news anchor: visemes from phoneme timings, presenter sprites, studio, frame loop."""
