@@ -14,20 +14,42 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from producer.crud import insert_ignoring_duplicates
+from producer.ids import utcnow
 from producer.lifecycle import ASSET_PREFIX, foreach_elements
-from producer.objectstore import ObjectStore
+from producer.objectstore import ObjectStore, StoredObject
+from schemas.tables import Artifact, ArtifactOwner
 from schemas.api import BatchSpec
 from schemas.pipeline import PipelineTemplate
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
-def store_upload(*, store: ObjectStore, data: bytes, media_type: str) -> str:
-    """Put an uploaded file into the object store; return its digest."""
+def store_upload(*, store: ObjectStore, data: bytes, media_type: str) -> StoredObject:
+    """Put an uploaded file into the object store."""
     with tempfile.NamedTemporaryFile() as handle:
         handle.write(data)
         handle.flush()
-        return store.put_file(path=Path(handle.name), media_type=media_type).digest
+        return store.put_file(path=Path(handle.name), media_type=media_type)
+
+
+def record_uploads(*, session: Session, tenant_id: str, stored: list[StoredObject]) -> None:
+    """Artifact rows and the tenant's ownership of uploaded files (first writer wins)."""
+    now = utcnow()
+    artifacts = [
+        {"digest": s.digest, "media_type": s.media_type, "size_bytes": s.size_bytes,
+         "duration_s": None, "uri": s.uri, "created_at": now}
+        for s in stored
+    ]
+    owners = [{"tenant_id": tenant_id, "digest": s.digest, "created_at": now} for s in stored]
+    insert_ignoring_duplicates(session=session, table=Artifact.__table__, rows=artifacts)
+    insert_ignoring_duplicates(session=session, table=ArtifactOwner.__table__, rows=owners)
+
+
+def owns_artifact(*, session: Session, tenant_id: str, digest: str) -> bool:
+    return session.get(ArtifactOwner, (tenant_id, digest)) is not None
 
 
 def resolve_references(

@@ -13,7 +13,6 @@ from typing import Any
 from producer.client import ApiError, Client
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 
 class CliError(Exception):
@@ -89,7 +88,7 @@ def cmd_submit(args: argparse.Namespace) -> None:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    client = Client(args.url)
+    client = _client(args)
     try:
         accepted = client.submit_file(
             path, template=args.template, priority=args.priority, idempotency_key=args.key
@@ -107,7 +106,7 @@ def cmd_submit(args: argparse.Namespace) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> None:
-    client = Client(args.url)
+    client = _client(args)
     try:
         try:
             view = client.batch(args.id, jobs_limit=args.jobs)
@@ -121,6 +120,71 @@ def cmd_status(args: argparse.Namespace) -> None:
 
 
 _last_progress: list[str] = [""]
+
+
+def _client(args: argparse.Namespace) -> Client:
+    settings = _settings(args)
+    return Client(args.url or settings.api_url, api_key=args.api_key or settings.api_key)
+
+
+def _database(settings: Any) -> Any:
+    """The database for admin commands; the embedded SQLite file is migrated on first use."""
+    from producer.db import Database
+    from producer.migrate import upgrade
+
+    db = Database(settings.resolved_database_url())
+    if db.is_sqlite:
+        upgrade(settings.resolved_database_url())
+    return db
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from producer.keys import create_key
+
+    settings = _settings(args)
+    db = _database(settings)
+    try:
+        with db.session() as session:
+            key_id, key = create_key(
+                session=session,
+                tenant_id=args.tenant,
+                scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
+                name=args.name,
+                secret=settings.resolved_secret_key(),
+            )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    finally:
+        db.dispose()
+    say(f"key {key_id} for tenant {args.tenant!r} ({args.scopes}); shown once:")
+    say(key)
+
+
+def cmd_keys_list(args: argparse.Namespace) -> None:
+    from producer.keys import list_keys
+
+    db = _database(_settings(args))
+    try:
+        with db.read_session() as session:
+            rows = list_keys(session=session, tenant_id=args.tenant)
+            for row in rows:
+                state = "revoked" if row.revoked_at else "active"
+                say(f"{row.id}  {row.tenant_id:<20} {','.join(row.scopes):<20} {state:<8} {row.name}")
+    finally:
+        db.dispose()
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from producer.keys import revoke_key
+
+    db = _database(_settings(args))
+    try:
+        with db.session() as session:
+            if not revoke_key(session=session, key_id=args.key_id):
+                raise CliError(f"no active key {args.key_id!r}")
+    finally:
+        db.dispose()
+    say(f"key {args.key_id} revoked")
 
 
 def progress_bar(view: dict[str, Any]) -> None:
@@ -189,11 +253,29 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--key", help="Idempotency-Key, so a retried submit creates nothing new")
     submit.add_argument("--wait", action="store_true", help="show progress until done")
     submit.add_argument("--timeout", type=float, default=3600)
-    submit.add_argument("--url", default=os.environ.get("MEDIAQ_API_URL", DEFAULT_API_URL))
+    submit.add_argument("--url", help="API address (MEDIAQ_API_URL)")
+    submit.add_argument("--api-key", help="API key (MEDIAQ_API_KEY)")
     status = add("status", cmd_status, "show a batch or a job")
     status.add_argument("id")
     status.add_argument("--jobs", type=int, default=100, help="jobs to list for a batch")
-    status.add_argument("--url", default=os.environ.get("MEDIAQ_API_URL", DEFAULT_API_URL))
+    status.add_argument("--url", help="API address (MEDIAQ_API_URL)")
+    status.add_argument("--api-key", help="API key (MEDIAQ_API_KEY)")
+    keys = sub.add_parser("keys", help="API keys: create, list, revoke").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="make a key (shown once)")
+    create.set_defaults(handler=cmd_keys_create)
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--scopes", default="submit,read", help="comma-separated: submit,read,admin")
+    create.add_argument("--name", default="", help="a label for the key")
+    listing = keys.add_parser("list", help="keys and their state (never the keys themselves)")
+    listing.set_defaults(handler=cmd_keys_list)
+    listing.add_argument("--tenant")
+    revoke = keys.add_parser("revoke", help="revoke a key by its id")
+    revoke.set_defaults(handler=cmd_keys_revoke)
+    revoke.add_argument("key_id")
+    for command in (create, listing, revoke):
+        data_dir(command)
     return parser
 
 

@@ -51,7 +51,8 @@ def run_demo(
     _say(f"mediaq demo: data in {settings.data_dir.resolve()}")
     started = time.monotonic()
     with embedded_system(settings) as api:
-        client = Client(api.url)
+        _say(f"local API key (tenant 'default'): {api.api_key}")
+        client = Client(api.url, api_key=api.api_key)
         for path, name in batches:
             accepted = client.submit_file(path, template=name)
             _say(f"{name}: {accepted['item_count']} items from {path.name} as batch {accepted['id']}")

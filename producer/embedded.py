@@ -110,12 +110,38 @@ def stop_process(process: subprocess.Popen[bytes], *, timeout_s: float = 20) -> 
         process.wait()
 
 
+def local_api_key(settings: Settings) -> str:
+    """The embedded mode's own key (tenant "default", every scope), made once per data folder."""
+    from producer.db import Database
+    from producer.keys import create_key, verify_key
+
+    path = settings.data_dir / "local-api-key"
+    db = Database(settings.resolved_database_url())
+    try:
+        secret = settings.resolved_secret_key()
+        if path.exists():
+            key = path.read_text(encoding="utf-8").strip()
+            with db.read_session() as session:
+                if verify_key(session=session, key=key, secret=secret):
+                    return key
+        with db.session() as session:
+            _, key = create_key(
+                session=session, tenant_id="default", scopes=["admin"], name="local", secret=secret
+            )
+    finally:
+        db.dispose()
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key
+
+
 class ApiThread(threading.Thread):
     """The API served by uvicorn in a background thread (for `demo` and tests)."""
 
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(name="mediaq-api", daemon=True)
         app = _build_app(settings, with_reconciler=True)
+        self.api_key = local_api_key(settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self.server = uvicorn.Server(config)
 
@@ -157,6 +183,15 @@ def embedded_system(settings: Settings, *, concurrency: int = 0) -> Iterator[Api
 def run_up(settings: Settings, *, host: str, port: int) -> None:
     """API in the foreground, a worker process beside it; Ctrl-C stops both."""
     _configure_logging()
+    from producer.migrate import upgrade
+
+    upgrade(settings.resolved_database_url())
+    key = local_api_key(settings)
+    sys.stdout.write(
+        f"local API key (tenant 'default', all scopes; also in {settings.data_dir / 'local-api-key'}):"
+        f"\n  {key}\n"
+    )
+    sys.stdout.flush()
     worker = start_worker_process(settings)
     log.info("worker started (pid %d), log: %s", worker.pid, settings.data_dir / "worker.log")
     try:

@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db=Database(settings.resolved_database_url()),
         store=open_object_store(settings.resolved_storage_url()),
         celery=make_celery(settings, name="mediaq-api"),
+        secret=settings.resolved_secret_key(),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +24,11 @@ class Settings(BaseSettings):
     database_url: str = ""
     broker_url: str = ""
     storage_url: str = ""
-    tenant_id: str = "default"
+    # HMAC key for API key hashes; in dev an empty value means a random one kept in data_dir
+    secret_key: str = ""
+    # client side (CLI): where the API is and which key to send
+    api_url: str = "http://127.0.0.1:8000"
+    api_key: str = ""
 
     max_body_bytes: int = 64 * 1024 * 1024
     max_items: int = 50_000
@@ -56,6 +61,20 @@ class Settings(BaseSettings):
     def resolved_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "objects").resolve().as_uri()
 
+    def resolved_secret_key(self) -> bytes:
+        """The server secret for API key hashes.
+
+        Raises:
+            ValueError: outside dev without MEDIAQ_SECRET_KEY, or with a placeholder one.
+        """
+        if self.secret_key:
+            if self.env != "dev" and (len(self.secret_key) < 32 or "change" in self.secret_key):
+                raise ValueError("MEDIAQ_SECRET_KEY must be 32+ random characters outside dev")
+            return self.secret_key.encode("utf-8")
+        if self.env != "dev":
+            raise ValueError("MEDIAQ_SECRET_KEY is required outside dev (32+ random characters)")
+        return _dev_secret(self.data_dir)
+
     @property
     def is_embedded_broker(self) -> bool:
         return self.resolved_broker_url().startswith(("mediaqfs://", "filesystem://"))
@@ -63,6 +82,18 @@ class Settings(BaseSettings):
     @property
     def broker_folder(self) -> Path:
         return (self.data_dir / "broker").resolve()
+
+
+def _dev_secret(data_dir: Path) -> bytes:
+    """A random secret made once per data folder, so dev keys survive restarts."""
+    path = data_dir / "secret.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{secrets.token_hex(4)}")
+        temporary.write_text(secrets.token_hex(32), encoding="utf-8")
+        temporary.chmod(0o600)
+        temporary.replace(path)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
 @cache

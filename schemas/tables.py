@@ -122,15 +122,15 @@ class Artifact(Base):
 
 
 class Provenance(Base):
-    """How an artifact was first made; enough to reproduce it."""
+    """How a tenant's artifact was first made; enough to reproduce it."""
 
     __tablename__ = "provenance"
 
     artifact_digest: Mapped[str] = mapped_column(
         ForeignKey("artifact.digest", ondelete="CASCADE"), primary_key=True
     )
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     stage_run_id: Mapped[str] = mapped_column(ID, index=True)
-    tenant_id: Mapped[str] = mapped_column(String(64))
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
     record_digest: Mapped[str] = mapped_column(DIGEST)
     created_at: Mapped[datetime] = mapped_column(UTC_TIME)
@@ -159,3 +159,27 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+class ArtifactOwner(Base):
+    """Which tenants may read an artifact: bytes are shared, access is not."""
+
+    __tablename__ = "artifact_owner"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(DIGEST, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+class ApiKey(Base):
+    """An API key: shown once at creation, stored as HMAC-SHA256 under the server secret."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    key_hash: Mapped[str] = mapped_column(DIGEST)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTC_TIME)

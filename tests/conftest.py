@@ -81,12 +81,30 @@ def embedded_settings(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     return settings
 
 
+def make_key(settings, *, tenant: str = "default", scopes: tuple[str, ...] = ("submit", "read")) -> str:  # type: ignore[no-untyped-def]
+    """A new API key for `tenant` in the settings' database."""
+    from producer.db import Database
+    from producer.keys import create_key
+
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.session() as session:
+            _, key = create_key(
+                session=session, tenant_id=tenant, scopes=list(scopes), name="test",
+                secret=settings.resolved_secret_key(),
+            )
+    finally:
+        db.dispose()
+    return key
+
+
 @pytest.fixture
 def api_client(embedded_settings):  # type: ignore[no-untyped-def]
-    """A TestClient of the API on the embedded settings (messages go to the file broker)."""
+    """A TestClient of the API on the embedded settings, authenticated as tenant "default"."""
     from fastapi.testclient import TestClient
 
     from producer.main import create_app
 
-    with TestClient(create_app(embedded_settings)) as client:
+    key = make_key(embedded_settings)
+    with TestClient(create_app(embedded_settings), headers={"Authorization": f"Bearer {key}"}) as client:
         yield client

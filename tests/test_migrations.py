@@ -11,7 +11,10 @@ from producer.db import make_engine
 from producer.migrate import downgrade, upgrade
 from schemas.tables import Base
 
-TABLES = {"batch", "job", "stage_run", "artifact", "provenance", "stage_cache", "idempotency_record"}
+TABLES = {
+    "batch", "job", "stage_run", "artifact", "provenance", "stage_cache", "idempotency_record",
+    "artifact_owner", "api_key",
+}
 
 
 def roundtrip_and_check(url: str) -> None:

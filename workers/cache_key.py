@@ -22,15 +22,19 @@ def compute_cache_key(
     params: Mapping[str, Any],
     input_digests: Mapping[str, Sequence[str]],
     item: Mapping[str, Any] | None,
+    tenant_id: str,
 ) -> str:
     """sha256 over the canonical JSON of everything that determines a stage's outputs.
 
     Args:
         item: the job's item when the stage reads it, else None; identity fields are dropped
             so two items that differ only by `custom_id` share their media.
+        tenant_id: results are reused within a tenant only, so a cache hit never tells one
+            customer what another submitted.
     """
     body = {
         "v": CACHE_KEY_VERSION,
+        "tenant": tenant_id,
         "kind": kind,
         "engine": engine,
         "engine_version": engine_version,

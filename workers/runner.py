@@ -20,7 +20,7 @@ from producer.crud import (
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.ids import as_utc, utcnow
 from schemas.states import ErrorClass
-from schemas.tables import Artifact, Batch, Job, Provenance, StageCache, StageRun
+from schemas.tables import Artifact, ArtifactOwner, Batch, Job, Provenance, StageCache, StageRun
 from workers.cache_key import compute_cache_key
 from workers.context import WorkerContext
 from workers.engines.base import Engine, EngineError
@@ -97,6 +97,7 @@ def _run_claimed(
         params=snap.params,
         input_digests=snap.input_digests,
         item=snap.item if getattr(stage, "reads_item", True) else None,
+        tenant_id=snap.tenant_id,
     )
     with ctx.db.session() as session:
         cached = find_cached_outputs(session=session, cache_key=cache_key)
@@ -168,7 +169,12 @@ def _commit(
 def record_outputs(
     *, session: Any, published: Published, cache_key: str, snap: StageSnapshot
 ) -> None:
-    """Insert artifact, provenance and cache rows; the first writer of each wins."""
+    """Insert artifact, ownership, provenance and cache rows; the first writer of each wins."""
+    owners = [
+        {"tenant_id": snap.tenant_id, "digest": digest, "created_at": utcnow()}
+        for digest in published.outputs.values()
+    ]
+    insert_ignoring_duplicates(session=session, table=ArtifactOwner.__table__, rows=owners)
     if not published.artifact_rows:
         return
     insert_ignoring_duplicates(session=session, table=Artifact.__table__, rows=published.artifact_rows)

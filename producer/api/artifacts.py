@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from producer.api.batches import PROBLEMS
-from producer.api.deps import Services, services, tenant_id
+from producer.api.deps import ReadTenant, Services, services
 from producer.api.problems import ProblemError, not_found
 from schemas.provenance import ProvenanceRecord
-from schemas.tables import Artifact, Provenance
+from schemas.tables import Artifact, ArtifactOwner, Provenance
 
 router = APIRouter(prefix="/v1/artifacts", tags=["artifacts"])
 
@@ -36,10 +35,9 @@ def _artifact(svc: Services, tenant: str, digest: str) -> Artifact:
     _check_digest(digest)
     with svc.db.read_session() as session:
         artifact = session.get(Artifact, digest)
-        owner = session.execute(
-            select(Provenance.tenant_id).where(Provenance.artifact_digest == digest)
-        ).scalar_one_or_none()
-    if artifact is None or owner != tenant:
+        is_owner = session.get(ArtifactOwner, (tenant, digest)) is not None
+    # another tenant's artifact answers exactly like a missing one
+    if artifact is None or not is_owner:
         raise not_found("artifact", digest)
     return artifact
 
@@ -52,7 +50,7 @@ def _artifact(svc: Services, tenant: str, digest: str) -> Artifact:
 def get_artifact(
     digest: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: ReadTenant,
 ) -> Any:
     artifact = _artifact(svc, tenant, digest)
     filename = f"{digest[:16]}.{_EXTENSIONS.get(artifact.media_type, 'bin')}"
@@ -74,11 +72,11 @@ def get_artifact(
 def get_provenance(
     digest: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: ReadTenant,
 ) -> ProvenanceRecord:
     _check_digest(digest)
     with svc.db.read_session() as session:
-        row = session.get(Provenance, digest)
-    if row is None or row.tenant_id != tenant:
+        row = session.get(Provenance, (digest, tenant))
+    if row is None:
         raise not_found("artifact", digest)
     return ProvenanceRecord.model_validate(row.record)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from producer.api.batches import PROBLEMS
-from producer.api.deps import Services, services
+from producer.api.deps import Services, SubmitTenant, services
 from producer.api.problems import ProblemError
-from producer.assets import store_upload
+from producer.assets import record_uploads, store_upload
 
 
 class AssetStored(BaseModel):
@@ -29,12 +30,18 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"])
     responses=PROBLEMS,
     openapi_extra={"requestBody": {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
 )
-async def upload_asset(request: Request, svc: Annotated[Services, Depends(services)]) -> AssetStored:
+async def upload_asset(
+    request: Request, svc: Annotated[Services, Depends(services)], tenant: SubmitTenant
+) -> AssetStored:
     """The raw request body is the file; its Content-Type is kept for reference only."""
     data = await request.body()
     if not data:
         raise ProblemError(422, "validation-error", "Invalid request", "the body is empty",
                            errors=[{"field": "body", "detail": "empty"}])
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0]
-    digest = store_upload(store=svc.store, data=data, media_type=media_type)
-    return AssetStored(digest=digest, ref=f"asset:{digest}", size_bytes=len(data))
+    stored = await run_in_threadpool(
+        lambda: store_upload(store=svc.store, data=data, media_type=media_type)
+    )
+    with svc.db.session() as session:
+        record_uploads(session=session, tenant_id=tenant, stored=[stored])
+    return AssetStored(digest=stored.digest, ref=f"asset:{stored.digest}", size_bytes=len(data))

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from producer.api.deps import Services, services, tenant_id
-from producer.assets import resolve_references, store_upload
+from producer.api.deps import ReadTenant, Services, SubmitTenant, services
+from producer.assets import owns_artifact, record_uploads, resolve_references, store_upload
 from producer.api.problems import ProblemError, not_found
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.intake import check_spec, file_kind, invalid, parse_items, parse_json_spec, spec_digest
@@ -78,7 +78,7 @@ async def submit_batch(
     request: Request,
     background: BackgroundTasks,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: SubmitTenant,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     template: Annotated[str | None, Query(description="For raw JSONL/CSV bodies")] = None,
     priority: Annotated[int, Query(ge=0, le=9, description="For raw JSONL/CSV bodies")] = 5,
@@ -113,7 +113,7 @@ def _validate_and_accept(
             [{"field": "template", "detail": "unknown template"}],
         )
     check_spec(spec=spec, template=pipeline, settings=svc.settings)
-    _resolve_assets(svc=svc, spec=spec, template=pipeline, uploads=uploads)
+    _resolve_assets(svc=svc, tenant=tenant, spec=spec, template=pipeline, uploads=uploads)
     idem = Idempotency(idempotency_key, spec_digest(spec)) if idempotency_key else None
     return _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
 
@@ -143,15 +143,23 @@ def _accept(
 
 
 def _resolve_assets(
-    *, svc: Services, spec: BatchSpec, template: Any, uploads: list[UploadedFile]
+    *, svc: Services, tenant: str, spec: BatchSpec, template: Any, uploads: list[UploadedFile]
 ) -> None:
-    uploaded = {
+    stored = {
         upload.name: store_upload(store=svc.store, data=upload.data, media_type=upload.media_type)
         for upload in uploads
     }
-    errors = resolve_references(
-        spec=spec, template=template, uploaded=uploaded, is_known_asset=svc.store.exists
-    )
+    with svc.db.session() as session:
+        record_uploads(session=session, tenant_id=tenant, stored=list(stored.values()))
+    with svc.db.read_session() as session:
+        errors = resolve_references(
+            spec=spec,
+            template=template,
+            uploaded={name: obj.digest for name, obj in stored.items()},
+            is_known_asset=lambda digest: owns_artifact(
+                session=session, tenant_id=tenant, digest=digest
+            ),
+        )
     if errors:
         raise invalid(f"{len(errors)} input file reference(s) name nothing usable", errors)
 
@@ -255,7 +263,7 @@ def _form_json(value: Any, *, field: str) -> Any:
 @router.get("", response_model=BatchPage, responses=PROBLEMS)
 def get_batches(
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: ReadTenant,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> BatchPage:
@@ -276,7 +284,7 @@ def _cursor(raw: str | None) -> tuple[datetime, str] | None:
 def get_batch_view(
     batch_id: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: ReadTenant,
     jobs_offset: Annotated[int, Query(ge=0)] = 0,
     jobs_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> BatchView:
@@ -297,7 +305,7 @@ def get_batch_view(
 def cancel(
     batch_id: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: SubmitTenant,
 ) -> CancelResult:
     with svc.db.session() as session:
         if get_batch(session=session, tenant_id=tenant, batch_id=batch_id) is None:

@@ -1,13 +1,17 @@
-"""Shared request dependencies: the process-wide services kept on app.state."""
+"""Shared request dependencies: the process-wide services and the authenticated caller."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from celery import Celery
-from fastapi import Request
+from fastapi import Depends, Header, Request
 
+from producer.api.problems import ProblemError
 from producer.db import Database
+from producer.keys import Principal, verify_key
 from producer.objectstore import ObjectStore
 from producer.settings import Settings
 
@@ -18,12 +22,49 @@ class Services:
     db: Database
     store: ObjectStore
     celery: Celery
+    secret: bytes
 
 
 def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def tenant_id(request: Request) -> str:
-    """The caller's tenant. One tenant for now; API keys and tenants arrive with issue 5."""
-    return request.app.state.services.settings.tenant_id
+def _unauthorized(detail: str) -> ProblemError:
+    return ProblemError(
+        401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def principal(
+    svc: Annotated[Services, Depends(services)],
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Principal:
+    """The caller behind `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    key = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    if not key:
+        raise _unauthorized("send an API key: Authorization: Bearer <key> (mediaq keys create)")
+    with svc.db.read_session() as session:
+        found = verify_key(session=session, key=key, secret=svc.secret)
+    if found is None:
+        raise _unauthorized("the API key is unknown or revoked")
+    return found
+
+
+def require(scope: str) -> Callable[[Principal], str]:
+    """A dependency giving the caller's tenant id when the key has `scope`."""
+
+    def tenant(caller: Annotated[Principal, Depends(principal)]) -> str:
+        if not caller.allows(scope):
+            raise ProblemError(
+                403, "forbidden", "Forbidden", f"this API key lacks the {scope!r} scope"
+            )
+        return caller.tenant_id
+
+    return tenant
+
+
+ReadTenant = Annotated[str, Depends(require("read"))]
+SubmitTenant = Annotated[str, Depends(require("submit"))]

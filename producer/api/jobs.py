@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from producer.api.batches import PROBLEMS
-from producer.api.deps import Services, services, tenant_id
+from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import not_found
 from producer.crud import cancel_jobs
 from producer.queries import get_job, job_view
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 def get_job_view(
     job_id: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: ReadTenant,
 ) -> JobView:
     with svc.db.read_session() as session:
         view = job_view(session=session, tenant_id=tenant, job_id=job_id)
@@ -33,7 +33,7 @@ def get_job_view(
 def cancel_job(
     job_id: str,
     svc: Annotated[Services, Depends(services)],
-    tenant: Annotated[str, Depends(tenant_id)],
+    tenant: SubmitTenant,
 ) -> CancelResult:
     with svc.db.session() as session:
         if get_job(session=session, tenant_id=tenant, job_id=job_id) is None:

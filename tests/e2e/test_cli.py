@@ -52,6 +52,10 @@ def test_up_then_submit_wait_and_status(tmp_path: Path) -> None:
     port = find_free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env()
+    created = mediaq("keys", "create", "--tenant", "default", "--data-dir", str(tmp_path), env=env)
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.splitlines()[-1]
+    env["MEDIAQ_API_KEY"] = key
     up = subprocess.Popen(
         [sys.executable, "-m", "producer.cli", "up", "--port", str(port), "--data-dir", str(tmp_path)],
         env=env,
@@ -84,7 +88,7 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     missing = mediaq("submit", str(tmp_path / "nope.jsonl"), "--template", "voiceover")
     assert missing.returncode == 1 and missing.stderr.strip() == f"mediaq: no such file: {tmp_path / 'nope.jsonl'}"
     port = find_free_port()
-    unreachable = mediaq("status", "abc", "--url", f"http://127.0.0.1:{port}")
+    unreachable = mediaq("status", "abc", "--url", f"http://127.0.0.1:{port}", "--api-key", "mq_x_y")
     assert unreachable.returncode == 1
     assert unreachable.stderr.startswith("mediaq: cannot reach the API") and "Traceback" not in unreachable.stderr
     assert len(unreachable.stderr.strip().splitlines()) == 1

@@ -110,7 +110,7 @@ def run_news(http: httpx.Client, tmp: Path) -> None:
 
 
 def run_products(http: httpx.Client, tmp: Path, *, languages: tuple[str, ...]) -> None:
-    client = Client(str(http.base_url))
+    client = Client(str(http.base_url), api_key=http.headers["Authorization"].split()[1])
     try:
         accepted = client.submit_file(product_csv(tmp / "catalog", languages=languages), template="product_showcase")
     finally:
@@ -127,7 +127,7 @@ def run_products(http: httpx.Client, tmp: Path, *, languages: tuple[str, ...]) -
 
 def wait(http: httpx.Client, batch_id: str) -> dict[str, Any]:
     """The finished batch; fails with every stage error when a job did not succeed."""
-    client = Client(str(http.base_url), timeout_s=60)
+    client = Client(str(http.base_url), api_key=http.headers["Authorization"].split()[1], timeout_s=60)
     try:
         view = client.wait_for_batch(batch_id, timeout_s=800)
     finally:
@@ -143,7 +143,7 @@ def wait(http: httpx.Client, batch_id: str) -> dict[str, Any]:
 
 
 def test_news_and_products_end_to_end_on_the_embedded_default(embedded_settings: Settings, tmp_path: Path) -> None:
-    with embedded_system(embedded_settings) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+    with embedded_system(embedded_settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
         run_news(http, tmp_path)
         run_products(http, tmp_path, languages=("en", "zh", "es"))
 
@@ -165,7 +165,7 @@ def test_news_and_products_end_to_end_on_postgres_redis_and_s3(
                         broker_url=redis_url, storage_url=storage_url)
     settings.data_dir.mkdir()
     upgrade(postgres_url)
-    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
         body = {"template": "news_anchor", "items": news_items(("bridge-zh-0420",)), "params": SHORT}
         accepted = http.post("/v1/batches", json=body)
         assert accepted.status_code == 202, accepted.text

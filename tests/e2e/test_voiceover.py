@@ -35,7 +35,7 @@ def submit_and_wait(http: httpx.Client) -> dict[str, Any]:
     batch_id = response.json()["id"]
     from producer.client import Client
 
-    client = Client(str(http.base_url))
+    client = Client(str(http.base_url), api_key=http.headers["Authorization"].split()[1])
     try:
         return client.wait_for_batch(batch_id, timeout_s=300)
     finally:
@@ -86,7 +86,7 @@ def check_job(
 def run_flow(settings: Settings, tmp: Path, *, expect_redirect: bool) -> None:
     items = [json.loads(line) for line in NEWS.read_text(encoding="utf-8").splitlines() if line]
     store = open_object_store(settings.resolved_storage_url())
-    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60) as http:
+    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
         # Given the sample batch, When it is submitted, Then every job succeeds with checked media
         first = submit_and_wait(http)
         assert first["counts"]["succeeded"] == 12, first["counts"]

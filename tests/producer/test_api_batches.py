@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from producer.main import create_app
 from producer.settings import Settings
+from tests.conftest import make_key
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NEWS = EXAMPLES / "news" / "batch.jsonl"
@@ -138,7 +139,10 @@ def test_unsupported_media_type_is_a_415(api_client: TestClient) -> None:
 
 
 def limited_client(settings: Settings, **limits: int) -> TestClient:
-    return TestClient(create_app(settings.model_copy(update=limits)))
+    key = make_key(settings)
+    return TestClient(
+        create_app(settings.model_copy(update=limits)), headers={"Authorization": f"Bearer {key}"}
+    )
 
 
 def test_body_over_the_limit_is_a_413(embedded_settings: Settings) -> None:

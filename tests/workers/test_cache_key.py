@@ -16,6 +16,7 @@ BASE: dict[str, Any] = {
     "params": {"rate_wpm": 150, "voice": "en-us"},
     "input_digests": {"script": ["a" * 64]},
     "item": {"custom_id": "x", "language": "en", "body": "text"},
+    "tenant_id": "newsroom",
 }
 
 
@@ -37,6 +38,7 @@ def test_same_inputs_give_the_same_key_whatever_the_dict_order() -> None:
         {"input_digests": {"text": ["a" * 64]}},
         {"item": {"custom_id": "x", "language": "en", "body": "other text"}},
         {"item": None},
+        {"tenant_id": "shop"},
     ],
 )
 def test_any_change_of_input_changes_the_key(change: dict[str, Any]) -> None:

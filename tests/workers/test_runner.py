@@ -74,7 +74,7 @@ def test_script_then_tts_run_to_success_with_artifacts_and_provenance(ctx: Worke
     assert set(tts.outputs) == {"audio", "timings"} and tts.attempts == 1 and not tts.is_cache_hit
     with ctx.db.read_session() as session:
         assert session.execute(select(Artifact)).scalars().all().__len__() == 3
-        record = session.get(Provenance, tts.outputs["audio"]).record
+        record = session.get(Provenance, (tts.outputs["audio"], "default")).record
     assert record["input_digests"] == {"script": [stage(ctx, script_id).outputs["script"]]}
     assert record["engine"]["name"] == "espeak" and record["engine"]["library_versions"]
     sidecar = ctx.store.get_sidecar(digest=tts.outputs["audio"], name="provenance")

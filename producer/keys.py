@@ -1,0 +1,96 @@
+"""API keys: created and shown once, stored as HMAC-SHA256 under the server secret, scoped.
+
+A key reads `mq_<id>_<secret>`. The id finds the row; the HMAC of the whole key, compared in
+constant time, proves it. Scopes: `submit` (create batches, upload, cancel), `read` (status,
+artifacts, provenance, templates), `admin` (everything).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from producer.ids import utcnow
+from schemas.tables import ApiKey
+
+SCOPES = ("submit", "read", "admin")
+PREFIX = "mq_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant and what the key allows."""
+
+    tenant_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def hash_key(*, key: str, secret: bytes) -> str:
+    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def create_key(
+    *, session: Session, tenant_id: str, scopes: list[str], name: str, secret: bytes
+) -> tuple[str, str]:
+    """Store a new key; return (key id, the key itself — shown once, never stored).
+
+    Raises:
+        ValueError: an unknown scope or an empty tenant.
+    """
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes)}")
+    if not tenant_id.strip() or len(tenant_id) > 64:
+        raise ValueError("a tenant id is 1-64 characters")
+    key_id = secrets.token_hex(6)
+    key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    session.add(
+        ApiKey(
+            id=key_id,
+            tenant_id=tenant_id,
+            name=name[:128],
+            key_hash=hash_key(key=key, secret=secret),
+            scopes=sorted(set(scopes)),
+            created_at=utcnow(),
+        )
+    )
+    return key_id, key
+
+
+def verify_key(*, session: Session, key: str, secret: bytes) -> Principal | None:
+    """The principal of a valid, unrevoked key, else None."""
+    parts = key.split("_")
+    if len(parts) < 3 or f"{parts[0]}_" != PREFIX:
+        return None
+    row = session.get(ApiKey, parts[1])
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, hash_key(key=key, secret=secret)):
+        return None
+    return Principal(row.tenant_id, row.id, frozenset(row.scopes))
+
+
+def list_keys(*, session: Session, tenant_id: str | None = None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at)
+    if tenant_id is not None:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    return list(session.execute(query).scalars())
+
+
+def revoke_key(*, session: Session, key_id: str) -> bool:
+    return bool(
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        ).rowcount
+    )
