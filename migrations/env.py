@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+
 from producer.db import make_engine
 from schemas.tables import Base
 

@@ -20,9 +20,9 @@ from producer.crud import insert_ignoring_duplicates
 from producer.ids import utcnow
 from producer.lifecycle import ASSET_PREFIX, foreach_elements
 from producer.objectstore import ObjectStore, StoredObject
-from schemas.tables import Artifact, ArtifactOwner
 from schemas.api import BatchSpec
 from schemas.pipeline import PipelineTemplate
+from schemas.tables import Artifact, ArtifactOwner
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -39,8 +39,14 @@ def record_uploads(*, session: Session, tenant_id: str, stored: list[StoredObjec
     """Artifact rows and the tenant's ownership of uploaded files (first writer wins)."""
     now = utcnow()
     artifacts = [
-        {"digest": s.digest, "media_type": s.media_type, "size_bytes": s.size_bytes,
-         "duration_s": None, "uri": s.uri, "created_at": now}
+        {
+            "digest": s.digest,
+            "media_type": s.media_type,
+            "size_bytes": s.size_bytes,
+            "duration_s": None,
+            "uri": s.uri,
+            "created_at": now,
+        }
         for s in stored
     ]
     owners = [{"tenant_id": tenant_id, "digest": s.digest, "created_at": now} for s in stored]

@@ -169,7 +169,10 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
             rows = list_keys(session=session, tenant_id=args.tenant)
             for row in rows:
                 state = "revoked" if row.revoked_at else "active"
-                say(f"{row.id}  {row.tenant_id:<20} {','.join(row.scopes):<20} {state:<8} {row.name}")
+                say(
+                    f"{row.id}  {row.tenant_id:<20} {','.join(row.scopes):<20} "
+                    f"{state:<8} {row.name}"
+                )
     finally:
         db.dispose()
 
@@ -266,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="make a key (shown once)")
     create.set_defaults(handler=cmd_keys_create)
     create.add_argument("--tenant", required=True)
-    create.add_argument("--scopes", default="submit,read", help="comma-separated: submit,read,admin")
+    create.add_argument(
+        "--scopes", default="submit,read", help="comma-separated: submit,read,admin"
+    )
     create.add_argument("--name", default="", help="a label for the key")
     listing = keys.add_parser("list", help="keys and their state (never the keys themselves)")
     listing.set_defaults(handler=cmd_keys_list)

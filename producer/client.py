@@ -55,8 +55,10 @@ class Client:
                 headers={**headers, "Content-Type": content_type},
             )
         files = [("file", (path.name, path.read_bytes(), content_type))]
-        files += [("assets", (name, file.read_bytes(), "application/octet-stream"))
-                  for name, file in assets.items()]
+        files += [
+            ("assets", (name, file.read_bytes(), "application/octet-stream"))
+            for name, file in assets.items()
+        ]
         return self._call(
             "POST",
             "/v1/batches",

@@ -231,8 +231,9 @@ def _job_priority(*, session: Session, job_id: str) -> int:
 def _advance_job(*, session: Session, job_id: str) -> list[StageMessage]:
     """Queue the stages whose inputs are all ready and refresh the job's derived state."""
     rows = session.execute(
-        select(StageRun.id, StageRun.name, StageRun.state, StageRun.depends_on, StageRun.queue)
-        .where(StageRun.job_id == job_id)
+        select(
+            StageRun.id, StageRun.name, StageRun.state, StageRun.depends_on, StageRun.queue
+        ).where(StageRun.job_id == job_id)
     ).all()
     states = {row.name: row.state for row in rows}
     ready = set(ready_stage_names(states, {row.name: row.depends_on for row in rows}))
@@ -333,5 +334,3 @@ def stale_stage_runs(*, session: Session, queued_before_s: float, limit: int) ->
             .values(queued_at=now)
         )
     return [StageMessage(r.id, r.queue, r.priority) for r in rows]
-
-

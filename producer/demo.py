@@ -18,8 +18,13 @@ SAMPLES = (
     (EXAMPLES / "products" / "catalog.csv", "product_showcase"),
 )
 _EXTENSIONS = {
-    "video/mp4": "mp4", "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
-    "audio/wav": "wav", "application/json": "json", "text/vtt": "vtt",
+    "video/mp4": "mp4",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "audio/wav": "wav",
+    "application/json": "json",
+    "text/vtt": "vtt",
     "application/x-subrip": "srt",
 }
 # the deliverables get plain names; every other output is "<stage>-<port>.<ext>"
@@ -55,7 +60,9 @@ def run_demo(
         client = Client(api.url, api_key=api.api_key)
         for path, name in batches:
             accepted = client.submit_file(path, template=name)
-            _say(f"{name}: {accepted['item_count']} items from {path.name} as batch {accepted['id']}")
+            _say(
+                f"{name}: {accepted['item_count']} items from {path.name} as batch {accepted['id']}"
+            )
             view = client.wait_for_batch(accepted["id"], timeout_s=3600, on_progress=progress_bar)
             out = settings.data_dir.resolve() / "demo" / accepted["id"]
             for job in view["jobs"]:

@@ -22,9 +22,7 @@ class StageMessage:
     countdown_s: float = 0.0
 
 
-def send_stage_runs(
-    *, app: Celery, settings: Settings, messages: Iterable[StageMessage]
-) -> int:
+def send_stage_runs(*, app: Celery, settings: Settings, messages: Iterable[StageMessage]) -> int:
     """Publish one message per stage run over a single broker connection.
 
     A failure to publish is logged, not raised: the stage stays `queued` in the database and

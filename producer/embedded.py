@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
@@ -88,8 +90,14 @@ def start_worker_process(
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
             [
-                sys.executable, "-m", "producer.cli", "worker",
-                "--queues", queues, "--concurrency", str(concurrency),
+                sys.executable,
+                "-m",
+                "producer.cli",
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                str(concurrency),
             ],
             env=env,
             stdout=log_file,
@@ -188,7 +196,8 @@ def run_up(settings: Settings, *, host: str, port: int) -> None:
     upgrade(settings.resolved_database_url())
     key = local_api_key(settings)
     sys.stdout.write(
-        f"local API key (tenant 'default', all scopes; also in {settings.data_dir / 'local-api-key'}):"
+        "local API key (tenant 'default', all scopes; also in "
+        f"{settings.data_dir / 'local-api-key'}):"
         f"\n  {key}\n"
     )
     sys.stdout.flush()

@@ -29,7 +29,9 @@ def parse_json_spec(body: bytes) -> BatchSpec:
         return BatchSpec.model_validate_json(body)
     except ValidationError as error:
         errors = validation_errors(error.errors(include_url=False))
-        raise invalid("; ".join(f"{e['field']}: {e['detail']}" for e in errors[:5]), errors) from None
+        raise invalid(
+            "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:5]), errors
+        ) from None
 
 
 def parse_items(*, data: bytes, kind: str) -> list[dict[str, Any]]:
@@ -82,7 +84,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
 
 
 def file_kind(*, content_type: str, filename: str | None) -> str | None:
-    """"jsonl", "csv" or None from a content type or, failing that, a file name."""
+    """ "jsonl", "csv" or None from a content type or, failing that, a file name."""
     ctype = content_type.split(";")[0].strip().lower()
     if ctype in JSONL_TYPES:
         return "jsonl"
@@ -103,7 +105,8 @@ def check_spec(*, spec: BatchSpec, template: PipelineTemplate, settings: Setting
             413,
             "too-many-items",
             "Too many items",
-            f"{len(spec.items)} items; a batch holds at most {settings.max_items} (MEDIAQ_MAX_ITEMS)",
+            f"{len(spec.items)} items; a batch holds at most {settings.max_items} "
+            "(MEDIAQ_MAX_ITEMS)",
         )
     if len(json.dumps(spec.metadata)) > settings.max_metadata_bytes:
         raise invalid(f"metadata is larger than {settings.max_metadata_bytes} bytes")

@@ -1,4 +1,4 @@
-"""Pure rules: how a template and an item become stage runs, and how stage states make a job state."""
+"""Pure rules: a template and an item become stage runs; stage states make a job state."""
 
 from __future__ import annotations
 
@@ -140,7 +140,9 @@ def _check_language(
     if primary in template.languages:
         return []
     supported = ", ".join(template.languages)
-    return [_error(f"{loc}.language", f"unsupported language {language!r} (supported: {supported})")]
+    return [
+        _error(f"{loc}.language", f"unsupported language {language!r} (supported: {supported})")
+    ]
 
 
 def _check_text_lengths(
@@ -171,7 +173,9 @@ def job_state(stage_states: Iterable[str], *, is_canceled: bool = False) -> JobS
     return JobState.QUEUED
 
 
-def ready_stage_names(stage_states: Mapping[str, str], depends_on: Mapping[str, list[str]]) -> list[str]:
+def ready_stage_names(
+    stage_states: Mapping[str, str], depends_on: Mapping[str, list[str]]
+) -> list[str]:
     """Pending stages whose every dependency has succeeded."""
     return [
         name

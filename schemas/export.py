@@ -11,7 +11,15 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.api import BatchAccepted, BatchPage, BatchSpec, BatchView, CancelResult, JobView, Problem
+from schemas.api import (
+    BatchAccepted,
+    BatchPage,
+    BatchSpec,
+    BatchView,
+    CancelResult,
+    JobView,
+    Problem,
+)
 from schemas.pipeline import PipelineTemplate
 from schemas.provenance import ProvenanceRecord
 

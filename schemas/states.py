@@ -32,9 +32,7 @@ class ErrorClass(StrEnum):
     CANCELED = "canceled"
 
 
-TERMINAL_STAGE_STATES = frozenset(
-    {StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELED}
-)
+TERMINAL_STAGE_STATES = frozenset({StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELED})
 TERMINAL_JOB_STATES = frozenset(
     {JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELED, JobState.EXPIRED}
 )

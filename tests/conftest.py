@@ -81,7 +81,9 @@ def embedded_settings(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     return settings
 
 
-def make_key(settings, *, tenant: str = "default", scopes: tuple[str, ...] = ("submit", "read")) -> str:  # type: ignore[no-untyped-def]
+def make_key(
+    settings, *, tenant: str = "default", scopes: tuple[str, ...] = ("submit", "read")
+) -> str:  # type: ignore[no-untyped-def]
     """A new API key for `tenant` in the settings' database."""
     from producer.db import Database
     from producer.keys import create_key
@@ -90,7 +92,10 @@ def make_key(settings, *, tenant: str = "default", scopes: tuple[str, ...] = ("s
     try:
         with db.session() as session:
             _, key = create_key(
-                session=session, tenant_id=tenant, scopes=list(scopes), name="test",
+                session=session,
+                tenant_id=tenant,
+                scopes=list(scopes),
+                name="test",
                 secret=settings.resolved_secret_key(),
             )
     finally:
@@ -106,5 +111,7 @@ def api_client(embedded_settings):  # type: ignore[no-untyped-def]
     from producer.main import create_app
 
     key = make_key(embedded_settings)
-    with TestClient(create_app(embedded_settings), headers={"Authorization": f"Bearer {key}"}) as client:
+    with TestClient(
+        create_app(embedded_settings), headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         yield client

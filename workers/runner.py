@@ -47,7 +47,10 @@ def run_stage(stage_run_id: str, *, ctx: WorkerContext) -> RunOutcome:
     """
     with ctx.db.session() as session:
         stage = claim_stage_run(
-            session=session, stage_run_id=stage_run_id, owner=ctx.owner, lease_s=ctx.settings.lease_s
+            session=session,
+            stage_run_id=stage_run_id,
+            owner=ctx.owner,
+            lease_s=ctx.settings.lease_s,
         )
         snapshot = _snapshot(session=session, stage=stage) if stage else None
     if snapshot is None:
@@ -114,7 +117,10 @@ def _run_claimed(
             if not stage.uses_element:
                 params.pop("element", None)
             produced = stage.run(
-                item=snap.item, inputs=inputs, params=params, engine=engine,
+                item=snap.item,
+                inputs=inputs,
+                params=params,
+                engine=engine,
                 workdir=workdir / "out",
             )
         if beat.is_lost.is_set():
@@ -177,7 +183,9 @@ def record_outputs(
     insert_ignoring_duplicates(session=session, table=ArtifactOwner.__table__, rows=owners)
     if not published.artifact_rows:
         return
-    insert_ignoring_duplicates(session=session, table=Artifact.__table__, rows=published.artifact_rows)
+    insert_ignoring_duplicates(
+        session=session, table=Artifact.__table__, rows=published.artifact_rows
+    )
     insert_ignoring_duplicates(
         session=session, table=Provenance.__table__, rows=published.provenance_rows
     )

@@ -1,4 +1,4 @@
-"""/v1/artifacts: a stored file (streamed, or a short-lived presigned S3 redirect) and its provenance."""
+"""/v1/artifacts: a stored file (streamed, or a presigned S3 redirect) and its provenance."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from producer.api.batches import PROBLEMS
 from producer.api.deps import Services, SubmitTenant, services
@@ -28,7 +28,12 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"])
     status_code=201,
     response_model=AssetStored,
     responses=PROBLEMS,
-    openapi_extra={"requestBody": {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def upload_asset(
     request: Request, svc: Annotated[Services, Depends(services)], tenant: SubmitTenant
@@ -36,8 +41,13 @@ async def upload_asset(
     """The raw request body is the file; its Content-Type is kept for reference only."""
     data = await request.body()
     if not data:
-        raise ProblemError(422, "validation-error", "Invalid request", "the body is empty",
-                           errors=[{"field": "body", "detail": "empty"}])
+        raise ProblemError(
+            422,
+            "validation-error",
+            "Invalid request",
+            "the body is empty",
+            errors=[{"field": "body", "detail": "empty"}],
+        )
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0]
     stored = await run_in_threadpool(
         lambda: store_upload(store=svc.store, data=data, media_type=media_type)

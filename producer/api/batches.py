@@ -14,12 +14,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
-from producer.assets import owns_artifact, record_uploads, resolve_references, store_upload
 from producer.api.problems import ProblemError, not_found
-from producer.dispatch import StageMessage, send_stage_runs
-from producer.intake import check_spec, file_kind, invalid, parse_items, parse_json_spec, spec_digest
-from producer.queries import batch_view, decode_cursor, get_batch, list_batches
+from producer.assets import owns_artifact, record_uploads, resolve_references, store_upload
 from producer.crud import cancel_batch
+from producer.dispatch import StageMessage, send_stage_runs
+from producer.intake import (
+    check_spec,
+    file_kind,
+    invalid,
+    parse_items,
+    parse_json_spec,
+    spec_digest,
+)
+from producer.queries import batch_view, decode_cursor, get_batch, list_batches
 from producer.submission import (
     Accepted,
     Idempotency,
@@ -87,7 +94,11 @@ async def submit_batch(
     # validation and the transaction are blocking work: keep them off the event loop so
     # status reads stay fast while a large batch is accepted
     accepted = await run_in_threadpool(
-        _validate_and_accept, svc=svc, tenant=tenant, spec=spec, uploads=uploads,
+        _validate_and_accept,
+        svc=svc,
+        tenant=tenant,
+        spec=spec,
+        uploads=uploads,
         idempotency_key=idempotency_key,
     )
     if accepted.messages:
@@ -204,7 +215,9 @@ async def _read_spec(
             )
         return await run_in_threadpool(parse_json_spec, body), []
     if not template:
-        raise invalid("a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}])
+        raise invalid(
+            "a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}]
+        )
     items = await run_in_threadpool(lambda: parse_items(data=body, kind=kind))
     return _spec(template=template, items=items, priority=priority, metadata={}, params={}), []
 
@@ -213,15 +226,23 @@ async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFil
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
-        raise invalid("multipart upload needs a 'file' part", [{"field": "file", "detail": "required"}])
+        raise invalid(
+            "multipart upload needs a 'file' part", [{"field": "file", "detail": "required"}]
+        )
     kind = file_kind(content_type=upload.content_type or "", filename=upload.filename)
     if kind is None:
-        raise invalid("the file must be JSONL (.jsonl) or CSV (.csv)", [{"field": "file", "detail": "unknown type"}])
+        raise invalid(
+            "the file must be JSONL (.jsonl) or CSV (.csv)",
+            [{"field": "file", "detail": "unknown type"}],
+        )
     data = await upload.read()
     items = await run_in_threadpool(lambda: parse_items(data=data, kind=kind))
     template = form.get("template")
     if not isinstance(template, str) or not template:
-        raise invalid("multipart upload needs a 'template' field", [{"field": "template", "detail": "required"}])
+        raise invalid(
+            "multipart upload needs a 'template' field",
+            [{"field": "template", "detail": "required"}],
+        )
     spec = _spec(
         template=template,
         items=items,
@@ -230,7 +251,9 @@ async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFil
         params=_form_json(form.get("params"), field="params"),
     )
     uploads = [
-        UploadedFile(part.filename or "", await part.read(), part.content_type or "application/octet-stream")
+        UploadedFile(
+            part.filename or "", await part.read(), part.content_type or "application/octet-stream"
+        )
         for part in form.getlist("assets")
         if isinstance(part, UploadFile)
     ]
@@ -248,7 +271,9 @@ def _form_int(value: Any, *, default: int) -> Any:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise invalid("priority must be an integer 0-9", [{"field": "priority", "detail": "not an integer"}]) from None
+        raise invalid(
+            "priority must be an integer 0-9", [{"field": "priority", "detail": "not an integer"}]
+        ) from None
 
 
 def _form_json(value: Any, *, field: str) -> Any:
@@ -257,7 +282,9 @@ def _form_json(value: Any, *, field: str) -> Any:
     try:
         return json.loads(value)
     except (TypeError, json.JSONDecodeError):
-        raise invalid(f"{field} must be a JSON object", [{"field": field, "detail": "not JSON"}]) from None
+        raise invalid(
+            f"{field} must be a JSON object", [{"field": field, "detail": "not JSON"}]
+        ) from None
 
 
 @router.get("", response_model=BatchPage, responses=PROBLEMS)

@@ -20,7 +20,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def mediaq(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def mediaq(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "producer.cli", *args],
         capture_output=True,
@@ -57,7 +59,16 @@ def test_up_then_submit_wait_and_status(tmp_path: Path) -> None:
     key = created.stdout.splitlines()[-1]
     env["MEDIAQ_API_KEY"] = key
     up = subprocess.Popen(
-        [sys.executable, "-m", "producer.cli", "up", "--port", str(port), "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "producer.cli",
+            "up",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -66,8 +77,16 @@ def test_up_then_submit_wait_and_status(tmp_path: Path) -> None:
     try:
         wait_ready(url, up)
         # Given a running system, When the product catalog is submitted with --wait
-        result = mediaq("submit", str(EXAMPLES / "products" / "catalog.csv"), "--template", "voiceover",
-                        "--wait", "--url", url, env=env)
+        result = mediaq(
+            "submit",
+            str(EXAMPLES / "products" / "catalog.csv"),
+            "--template",
+            "voiceover",
+            "--wait",
+            "--url",
+            url,
+            env=env,
+        )
         # Then it reports the batch and every job succeeded
         assert result.returncode == 0, result.stderr
         batch_id = result.stdout.split()[1].rstrip(":")
@@ -86,9 +105,17 @@ def test_up_then_submit_wait_and_status(tmp_path: Path) -> None:
 
 def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     missing = mediaq("submit", str(tmp_path / "nope.jsonl"), "--template", "voiceover")
-    assert missing.returncode == 1 and missing.stderr.strip() == f"mediaq: no such file: {tmp_path / 'nope.jsonl'}"
+    assert (
+        missing.returncode == 1
+        and missing.stderr.strip() == f"mediaq: no such file: {tmp_path / 'nope.jsonl'}"
+    )
     port = find_free_port()
-    unreachable = mediaq("status", "abc", "--url", f"http://127.0.0.1:{port}", "--api-key", "mq_x_y")
+    unreachable = mediaq(
+        "status", "abc", "--url", f"http://127.0.0.1:{port}", "--api-key", "mq_x_y"
+    )
     assert unreachable.returncode == 1
-    assert unreachable.stderr.startswith("mediaq: cannot reach the API") and "Traceback" not in unreachable.stderr
+    assert (
+        unreachable.stderr.startswith("mediaq: cannot reach the API")
+        and "Traceback" not in unreachable.stderr
+    )
     assert len(unreachable.stderr.strip().splitlines()) == 1

@@ -61,7 +61,9 @@ def fetch_to(http: httpx.Client, url: str, path: Path) -> Path:
     return path
 
 
-def check_video(http: httpx.Client, job: dict[str, Any], tmp: Path, *, size: tuple[int, int]) -> None:
+def check_video(
+    http: httpx.Client, job: dict[str, Any], tmp: Path, *, size: tuple[int, int]
+) -> None:
     import c2pa
     import srt
     import webvtt
@@ -79,7 +81,9 @@ def check_video(http: httpx.Client, job: dict[str, Any], tmp: Path, *, size: tup
     assert abs(float(streams["video"]["duration"]) - audio_s) <= 0.04 + 1e-6
     vtt = fetch_to(http, out["subtitles.vtt"]["url"], tmp / f"{job['id']}.vtt")
     cues = webvtt.read(str(vtt))
-    srt_cues = list(srt.parse(fetch_to(http, out["subtitles.srt"]["url"], tmp / "c.srt").read_text("utf-8")))
+    srt_cues = list(
+        srt.parse(fetch_to(http, out["subtitles.srt"]["url"], tmp / "c.srt").read_text("utf-8"))
+    )
     assert len(cues) == len(srt_cues) > 0
     loudness = json.loads(http.get(out["compose.loudness"]["url"], follow_redirects=True).content)
     assert abs(loudness["measured_lufs"] - loudness["target_lufs"]) <= 1.0
@@ -105,14 +109,18 @@ def run_news(http: httpx.Client, tmp: Path) -> None:
     for summary in view["jobs"]:
         job = http.get(f"/v1/jobs/{summary['id']}").json()
         check_video(http, job, tmp, size=(1280, 720))
-        poster = fetch_to(http, outputs_of(job)["poster_credentials.media"]["url"], tmp / "poster.jpg")
+        poster = fetch_to(
+            http, outputs_of(job)["poster_credentials.media"]["url"], tmp / "poster.jpg"
+        )
         assert ffprobe(poster)["streams"][0]["codec_name"] == "mjpeg"
 
 
 def run_products(http: httpx.Client, tmp: Path, *, languages: tuple[str, ...]) -> None:
     client = Client(str(http.base_url), api_key=http.headers["Authorization"].split()[1])
     try:
-        accepted = client.submit_file(product_csv(tmp / "catalog", languages=languages), template="product_showcase")
+        accepted = client.submit_file(
+            product_csv(tmp / "catalog", languages=languages), template="product_showcase"
+        )
     finally:
         client.close()
     view = wait(http, accepted["id"])
@@ -127,23 +135,34 @@ def run_products(http: httpx.Client, tmp: Path, *, languages: tuple[str, ...]) -
 
 def wait(http: httpx.Client, batch_id: str) -> dict[str, Any]:
     """The finished batch; fails with every stage error when a job did not succeed."""
-    client = Client(str(http.base_url), api_key=http.headers["Authorization"].split()[1], timeout_s=60)
+    client = Client(
+        str(http.base_url), api_key=http.headers["Authorization"].split()[1], timeout_s=60
+    )
     try:
         view = client.wait_for_batch(batch_id, timeout_s=800)
     finally:
         client.close()
     errors = [
         f"{job['custom_id']} {stage['name']}: {stage['error']}"
-        for summary in view["jobs"] if summary["state"] != "succeeded"
+        for summary in view["jobs"]
+        if summary["state"] != "succeeded"
         for job in [http.get(f"/v1/jobs/{summary['id']}").json()]
-        for stage in job["stages"] if stage["error"]
+        for stage in job["stages"]
+        if stage["error"]
     ]
     assert not errors, "\n".join(errors)
     return view
 
 
-def test_news_and_products_end_to_end_on_the_embedded_default(embedded_settings: Settings, tmp_path: Path) -> None:
-    with embedded_system(embedded_settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
+def test_news_and_products_end_to_end_on_the_embedded_default(
+    embedded_settings: Settings, tmp_path: Path
+) -> None:
+    with (
+        embedded_system(embedded_settings) as api,
+        httpx.Client(
+            base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
         run_news(http, tmp_path)
         run_products(http, tmp_path, languages=("en", "zh", "es"))
 
@@ -161,15 +180,30 @@ def test_news_and_products_end_to_end_on_postgres_redis_and_s3(
         "&access_key=test&secret_key=test"
     )
     open_object_store(storage_url).ensure_bucket()  # type: ignore[attr-defined]
-    settings = Settings(data_dir=tmp_path / "data", database_url=postgres_url,
-                        broker_url=redis_url, storage_url=storage_url)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=postgres_url,
+        broker_url=redis_url,
+        storage_url=storage_url,
+    )
     settings.data_dir.mkdir()
     upgrade(postgres_url)
-    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
-        body = {"template": "news_anchor", "items": news_items(("bridge-zh-0420",)), "params": SHORT}
+    with (
+        embedded_system(settings) as api,
+        httpx.Client(
+            base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
+        body = {
+            "template": "news_anchor",
+            "items": news_items(("bridge-zh-0420",)),
+            "params": SHORT,
+        }
         accepted = http.post("/v1/batches", json=body)
         assert accepted.status_code == 202, accepted.text
         view = wait(http, accepted.json()["id"])
         assert view["counts"]["succeeded"] == 1, view["counts"]
-        check_video(http, http.get(f"/v1/jobs/{view['jobs'][0]['id']}").json(), tmp_path, size=(1280, 720))
+        check_video(
+            http, http.get(f"/v1/jobs/{view['jobs'][0]['id']}").json(), tmp_path, size=(1280, 720)
+        )
         run_products(http, tmp_path, languages=("es",))

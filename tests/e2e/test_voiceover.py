@@ -71,7 +71,11 @@ def check_job(
     if language == "zh":
         assert any("\u4e00" <= ch <= "\u9fff" for ch in script["text"])
     starts = [w["start_s"] for w in timings["words"]]
-    assert starts == sorted(starts) and 0 <= starts[0] and timings["words"][-1]["end_s"] <= timings["duration_s"]
+    assert (
+        starts == sorted(starts)
+        and starts[0] >= 0
+        and timings["words"][-1]["end_s"] <= timings["duration_s"]
+    )
     for name in ("script", "audio", "timings"):
         digest = outputs[name]["digest"]
         record = http.get(f"/v1/artifacts/{digest}/provenance").json()
@@ -86,17 +90,25 @@ def check_job(
 def run_flow(settings: Settings, tmp: Path, *, expect_redirect: bool) -> None:
     items = [json.loads(line) for line in NEWS.read_text(encoding="utf-8").splitlines() if line]
     store = open_object_store(settings.resolved_storage_url())
-    with embedded_system(settings) as api, httpx.Client(base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}) as http:
+    with (
+        embedded_system(settings) as api,
+        httpx.Client(
+            base_url=api.url, timeout=60, headers={"Authorization": f"Bearer {api.api_key}"}
+        ) as http,
+    ):
         # Given the sample batch, When it is submitted, Then every job succeeds with checked media
         first = submit_and_wait(http)
         assert first["counts"]["succeeded"] == 12, first["counts"]
         for summary, item in zip(first["jobs"], items, strict=True):
             check_job(http, store, http.get(f"/v1/jobs/{summary['id']}").json(), item, tmp)
-        digest = http.get(f"/v1/jobs/{first['jobs'][0]['id']}").json()["stages"][1]["outputs"][0]["digest"]
+        digest = http.get(f"/v1/jobs/{first['jobs'][0]['id']}").json()["stages"][1]["outputs"][0][
+            "digest"
+        ]
         redirect = http.get(f"/v1/artifacts/{digest}")
         assert (redirect.status_code == 307) is expect_redirect, redirect.status_code
         objects_before = store.count_objects()
-        # When the same batch is submitted again, Then every stage is a cache hit, nothing new stored
+        # When the same batch is submitted again,
+        # Then every stage is a cache hit and nothing new is stored
         second = submit_and_wait(http)
         assert second["counts"]["succeeded"] == 12
         for summary in second["jobs"]:
@@ -105,7 +117,9 @@ def run_flow(settings: Settings, tmp: Path, *, expect_redirect: bool) -> None:
         assert store.count_objects() == objects_before
 
 
-def test_sample_batch_end_to_end_on_the_embedded_default(embedded_settings: Settings, tmp_path: Path) -> None:
+def test_sample_batch_end_to_end_on_the_embedded_default(
+    embedded_settings: Settings, tmp_path: Path
+) -> None:
     run_flow(embedded_settings, tmp_path, expect_redirect=False)
 
 

@@ -32,9 +32,13 @@ def assert_problem(response: Any, status: int, field: str | None = None) -> dict
     return body
 
 
-def test_json_batch_is_accepted_with_a_job_per_item_keeping_custom_ids(api_client: TestClient) -> None:
+def test_json_batch_is_accepted_with_a_job_per_item_keeping_custom_ids(
+    api_client: TestClient,
+) -> None:
     items = news_items()
-    response = api_client.post("/v1/batches", json={"template": "voiceover", "items": items, "priority": 7})
+    response = api_client.post(
+        "/v1/batches", json={"template": "voiceover", "items": items, "priority": 7}
+    )
     assert response.status_code == 202, response.text
     body = response.json()
     assert [j["custom_id"] for j in body["jobs"]] == [i["custom_id"] for i in items]
@@ -43,7 +47,10 @@ def test_json_batch_is_accepted_with_a_job_per_item_keeping_custom_ids(api_clien
     assert view["item_count"] == 12 and view["counts"]["queued"] == 12 and view["priority"] == 7
     assert view["percent_done"] == 0 and view["completed_at"] is None
     job = api_client.get(f"/v1/jobs/{body['jobs'][0]['id']}").json()
-    assert [(s["name"], s["state"]) for s in job["stages"]] == [("script", "queued"), ("tts", "pending")]
+    assert [(s["name"], s["state"]) for s in job["stages"]] == [
+        ("script", "queued"),
+        ("tts", "pending"),
+    ]
 
 
 def test_jsonl_file_is_accepted_as_raw_body_and_as_multipart(api_client: TestClient) -> None:
@@ -74,7 +81,9 @@ def test_product_csv_is_accepted_as_it_is_with_sku_as_custom_id(api_client: Test
     assert response.json()["item_count"] == 10
 
 
-def test_idempotency_key_replays_the_first_response_and_creates_nothing(api_client: TestClient) -> None:
+def test_idempotency_key_replays_the_first_response_and_creates_nothing(
+    api_client: TestClient,
+) -> None:
     spec = {"template": "voiceover", "items": news_items()[:2]}
     first = api_client.post("/v1/batches", json=spec, headers={"Idempotency-Key": "k-1"})
     again = api_client.post("/v1/batches", json=spec, headers={"Idempotency-Key": "k-1"})
@@ -86,9 +95,15 @@ def test_idempotency_key_replays_the_first_response_and_creates_nothing(api_clie
 
 def test_idempotency_key_with_another_body_is_refused(api_client: TestClient) -> None:
     items = news_items()
-    api_client.post("/v1/batches", json={"template": "voiceover", "items": items[:1]}, headers={"Idempotency-Key": "k"})
+    api_client.post(
+        "/v1/batches",
+        json={"template": "voiceover", "items": items[:1]},
+        headers={"Idempotency-Key": "k"},
+    )
     response = api_client.post(
-        "/v1/batches", json={"template": "voiceover", "items": items[1:2]}, headers={"Idempotency-Key": "k"}
+        "/v1/batches",
+        json={"template": "voiceover", "items": items[1:2]},
+        headers={"Idempotency-Key": "k"},
     )
     assert_problem(response, 422, "Idempotency-Key")
     assert len(api_client.get("/v1/batches").json()["batches"]) == 1
@@ -116,11 +131,27 @@ def test_invalid_items_name_each_bad_field(api_client: TestClient) -> None:
     [
         ({"items": [{"custom_id": "a"}]}, "template"),
         ({"template": "voiceover", "items": []}, "items"),
-        ({"template": "voiceover", "items": [{"custom_id": "a", "language": "en", "title": "t"}], "priority": 12}, "priority"),
-        ({"template": "voiceover", "items": [{"custom_id": "a", "language": "en", "title": "t"}], "colour": 1}, "colour"),
+        (
+            {
+                "template": "voiceover",
+                "items": [{"custom_id": "a", "language": "en", "title": "t"}],
+                "priority": 12,
+            },
+            "priority",
+        ),
+        (
+            {
+                "template": "voiceover",
+                "items": [{"custom_id": "a", "language": "en", "title": "t"}],
+                "colour": 1,
+            },
+            "colour",
+        ),
     ],
 )
-def test_malformed_spec_is_a_422_naming_the_field(api_client: TestClient, body: dict[str, Any], field: str) -> None:
+def test_malformed_spec_is_a_422_naming_the_field(
+    api_client: TestClient, body: dict[str, Any], field: str
+) -> None:
     assert_problem(api_client.post("/v1/batches", json=body), 422, field)
 
 
@@ -128,13 +159,17 @@ def test_broken_jsonl_line_is_named(api_client: TestClient) -> None:
     data = NEWS.read_bytes().splitlines()
     data[3] = b"{not json"
     response = api_client.post(
-        "/v1/batches?template=voiceover", content=b"\n".join(data), headers={"Content-Type": "application/x-ndjson"}
+        "/v1/batches?template=voiceover",
+        content=b"\n".join(data),
+        headers={"Content-Type": "application/x-ndjson"},
     )
     assert_problem(response, 422, "line 4")
 
 
 def test_unsupported_media_type_is_a_415(api_client: TestClient) -> None:
-    response = api_client.post("/v1/batches", content=b"<xml/>", headers={"Content-Type": "application/xml"})
+    response = api_client.post(
+        "/v1/batches", content=b"<xml/>", headers={"Content-Type": "application/xml"}
+    )
     assert_problem(response, 415)
 
 
@@ -159,9 +194,15 @@ def test_body_over_the_limit_is_a_413(embedded_settings: Settings) -> None:
 
 def test_too_many_items_is_a_413_and_long_text_a_422(embedded_settings: Settings) -> None:
     with limited_client(embedded_settings, max_items=5, max_text_chars=500) as client:
-        assert_problem(client.post("/v1/batches", json={"template": "voiceover", "items": news_items()}), 413)
+        assert_problem(
+            client.post("/v1/batches", json={"template": "voiceover", "items": news_items()}), 413
+        )
         item = {"custom_id": "a", "language": "en", "title": "x" * 501}
-        assert_problem(client.post("/v1/batches", json={"template": "voiceover", "items": [item]}), 422, "items[0].title")
+        assert_problem(
+            client.post("/v1/batches", json={"template": "voiceover", "items": [item]}),
+            422,
+            "items[0].title",
+        )
         assert client.get("/v1/batches").json()["batches"] == []
 
 
@@ -178,7 +219,9 @@ def test_unknown_ids_are_404_problems(api_client: TestClient) -> None:
 
 
 def test_cancel_job_and_batch_cancel_every_unfinished_stage(api_client: TestClient) -> None:
-    body = api_client.post("/v1/batches", json={"template": "voiceover", "items": news_items()[:3]}).json()
+    body = api_client.post(
+        "/v1/batches", json={"template": "voiceover", "items": news_items()[:3]}
+    ).json()
     first = body["jobs"][0]["id"]
     result = api_client.post(f"/v1/jobs/{first}/cancel").json()
     assert result == {"id": first, "canceled_jobs": 1, "canceled_stages": 2}
@@ -195,7 +238,9 @@ def test_cancel_job_and_batch_cancel_every_unfinished_stage(api_client: TestClie
 
 def test_batches_list_is_paginated_newest_first(api_client: TestClient) -> None:
     ids = [
-        api_client.post("/v1/batches", json={"template": "voiceover", "items": news_items()[:1]}).json()["id"]
+        api_client.post(
+            "/v1/batches", json={"template": "voiceover", "items": news_items()[:1]}
+        ).json()["id"]
         for _ in range(3)
     ]
     page = api_client.get("/v1/batches?limit=2").json()
@@ -222,9 +267,17 @@ def test_templates_are_listed_and_fetched(api_client: TestClient) -> None:
 def test_openapi_lists_every_endpoint(api_client: TestClient) -> None:
     paths = api_client.get("/openapi.json").json()["paths"]
     for path in (
-        "/v1/batches", "/v1/batches/{batch_id}", "/v1/batches/{batch_id}/cancel", "/v1/jobs/{job_id}",
-        "/v1/jobs/{job_id}/cancel", "/v1/templates", "/v1/templates/{name}", "/v1/artifacts/{digest}",
-        "/v1/artifacts/{digest}/provenance", "/healthz", "/readyz",
+        "/v1/batches",
+        "/v1/batches/{batch_id}",
+        "/v1/batches/{batch_id}/cancel",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/cancel",
+        "/v1/templates",
+        "/v1/templates/{name}",
+        "/v1/artifacts/{digest}",
+        "/v1/artifacts/{digest}/provenance",
+        "/healthz",
+        "/readyz",
     ):
         assert path in paths, path
 
@@ -240,7 +293,9 @@ def test_readiness_is_a_503_naming_the_broker_when_it_is_down(embedded_settings:
     from tests.services import find_free_port
 
     dead = f"redis://127.0.0.1:{find_free_port()}/0"
-    with TestClient(create_app(embedded_settings.model_copy(update={"broker_url": dead}))) as client:
+    with TestClient(
+        create_app(embedded_settings.model_copy(update={"broker_url": dead}))
+    ) as client:
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.headers["content-type"].startswith("application/problem+json")

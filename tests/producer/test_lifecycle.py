@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from schemas.pipeline import PipelineTemplate
-from schemas.pipelines import builtin_templates
 from producer.lifecycle import (
     downstream_names,
     job_state,
@@ -11,6 +9,8 @@ from producer.lifecycle import (
     ready_stage_names,
     validate_item,
 )
+from schemas.pipeline import PipelineTemplate
+from schemas.pipelines import builtin_templates
 from schemas.states import JobState
 
 FAN_TEMPLATE = PipelineTemplate.model_validate(
@@ -21,8 +21,18 @@ FAN_TEMPLATE = PipelineTemplate.model_validate(
         "required_fields": [["language"]],
         "stages": [
             {"name": "script", "kind": "script"},
-            {"name": "voice", "kind": "tts", "foreach": "voices", "inputs": {"script": "script.script"}},
-            {"name": "again", "kind": "tts", "foreach": "voices", "inputs": {"script": "voice.audio"}},
+            {
+                "name": "voice",
+                "kind": "tts",
+                "foreach": "voices",
+                "inputs": {"script": "script.script"},
+            },
+            {
+                "name": "again",
+                "kind": "tts",
+                "foreach": "voices",
+                "inputs": {"script": "voice.audio"},
+            },
             {"name": "gather", "kind": "tts", "inputs": {"script": "again.audio"}},
         ],
     }
@@ -48,37 +58,65 @@ def test_overrides_replace_template_params_for_their_stage_only() -> None:
 
 
 def test_foreach_fans_out_one_run_per_element_then_fans_in_as_a_list() -> None:
-    plans = {p.name: p for p in plan_stage_runs(
-        template=FAN_TEMPLATE, item={"voices": ["a", "b", "c"]}, overrides={}
-    )}
+    plans = {
+        p.name: p
+        for p in plan_stage_runs(
+            template=FAN_TEMPLATE, item={"voices": ["a", "b", "c"]}, overrides={}
+        )
+    }
     assert sorted(plans) == [
-        "again[0]", "again[1]", "again[2]", "gather", "script", "voice[0]", "voice[1]", "voice[2]",
+        "again[0]",
+        "again[1]",
+        "again[2]",
+        "gather",
+        "script",
+        "voice[0]",
+        "voice[1]",
+        "voice[2]",
     ]
     assert plans["voice[1]"].params["element"] == "b"
     assert plans["voice[1]"].depends_on == ["script"]
     # same foreach field: element i feeds element i
     assert plans["again[2]"].inputs["script"]["from"] == ["voice[2]"]
     assert plans["gather"].inputs["script"] == {
-        "from": ["again[0]", "again[1]", "again[2]"], "port": "audio", "is_list": True
+        "from": ["again[0]", "again[1]", "again[2]"],
+        "port": "audio",
+        "is_list": True,
     }
     assert plans["gather"].depends_on == ["again[0]", "again[1]", "again[2]"]
 
 
 def test_foreach_field_must_be_a_non_empty_list() -> None:
-    errors = validate_item(template=FAN_TEMPLATE, item={"custom_id": "x", "language": "en", "voices": []}, index=4, max_text_chars=100)
+    errors = validate_item(
+        template=FAN_TEMPLATE,
+        item={"custom_id": "x", "language": "en", "voices": []},
+        index=4,
+        max_text_chars=100,
+    )
     assert {"field": "items[4].voices", "detail": "a non-empty list for 'voice'"} in errors
 
 
 def test_item_validation_names_the_missing_field_and_bad_language() -> None:
     voiceover = builtin_templates()["voiceover"]
     errors = validate_item(
-        template=voiceover, item={"custom_id": "a", "language": "en", "headline": "h"}, index=0, max_text_chars=100
+        template=voiceover,
+        item={"custom_id": "a", "language": "en", "headline": "h"},
+        index=0,
+        max_text_chars=100,
     )
     assert errors and errors[0]["field"] == "items[0].body"
     errors = validate_item(
-        template=voiceover, item={"custom_id": "a", "language": "xx", "title": "t"}, index=2, max_text_chars=100
+        template=voiceover,
+        item={"custom_id": "a", "language": "xx", "title": "t"},
+        index=2,
+        max_text_chars=100,
     )
-    assert errors == [{"field": "items[2].language", "detail": "unsupported language 'xx' (supported: en, es, zh)"}]
+    assert errors == [
+        {
+            "field": "items[2].language",
+            "detail": "unsupported language 'xx' (supported: en, es, zh)",
+        }
+    ]
 
 
 def test_text_longer_than_the_limit_is_reported() -> None:

@@ -32,10 +32,13 @@ def world(embedded_settings: Settings) -> dict[str, Any]:
         "read_only": make_key(embedded_settings, tenant="newsroom", scopes=("read",)),
     }
     clients = {
-        name: TestClient(app, headers={"Authorization": f"Bearer {key}"}) for name, key in keys.items()
+        name: TestClient(app, headers={"Authorization": f"Bearer {key}"})
+        for name, key in keys.items()
     }
     clients["anonymous"] = TestClient(app)
-    accepted = clients["a"].post("/v1/batches", json={"template": "voiceover", "items": [ITEM]}).json()
+    accepted = (
+        clients["a"].post("/v1/batches", json={"template": "voiceover", "items": [ITEM]}).json()
+    )
     ctx = WorkerContext.from_settings(embedded_settings)
     with ctx.db.read_session() as session:
         stage_ids = list(session.execute(select(StageRun.id).order_by(StageRun.name)).scalars())
@@ -44,8 +47,13 @@ def world(embedded_settings: Settings) -> dict[str, Any]:
     job = clients["a"].get(f"/v1/jobs/{accepted['jobs'][0]['id']}").json()
     asset = clients["a"].post("/v1/assets", content=b"\xff\xd8\xff photo bytes").json()
     yield {
-        "clients": clients, "keys": keys, "ctx": ctx, "batch_id": accepted["id"],
-        "job_id": job["id"], "digest": job["stages"][1]["outputs"][0]["digest"], "asset": asset,
+        "clients": clients,
+        "keys": keys,
+        "ctx": ctx,
+        "batch_id": accepted["id"],
+        "job_id": job["id"],
+        "digest": job["stages"][1]["outputs"][0]["digest"],
+        "asset": asset,
     }
     ctx.close()
 
@@ -81,18 +89,34 @@ def test_another_tenants_ids_answer_404_like_missing_ones(world: dict[str, Any])
 
 
 def test_another_tenants_asset_cannot_be_named_in_a_batch(world: dict[str, Any]) -> None:
-    item = {"custom_id": "p1", "language": "en", "title": "Mug", "price": "18.00", "currency": "EUR",
-            "image": world["asset"]["ref"]}
-    response = world["clients"]["b"].post("/v1/batches", json={"template": "product_showcase", "items": [item]})
+    item = {
+        "custom_id": "p1",
+        "language": "en",
+        "title": "Mug",
+        "price": "18.00",
+        "currency": "EUR",
+        "image": world["asset"]["ref"],
+    }
+    response = world["clients"]["b"].post(
+        "/v1/batches", json={"template": "product_showcase", "items": [item]}
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "items[0].image"
-    mine = world["clients"]["a"].post("/v1/batches", json={"template": "product_showcase", "items": [item]})
+    mine = world["clients"]["a"].post(
+        "/v1/batches", json={"template": "product_showcase", "items": [item]}
+    )
     assert mine.status_code == 202, mine.text
 
 
 def test_every_endpoint_needs_a_key(world: dict[str, Any]) -> None:
     anonymous = world["clients"]["anonymous"]
-    paths = [*endpoints(world), ("GET", "/v1/batches"), ("POST", "/v1/batches"), ("GET", "/v1/templates"),
-             ("GET", "/v1/templates/voiceover"), ("POST", "/v1/assets")]
+    paths = [
+        *endpoints(world),
+        ("GET", "/v1/batches"),
+        ("POST", "/v1/batches"),
+        ("GET", "/v1/templates"),
+        ("GET", "/v1/templates/voiceover"),
+        ("POST", "/v1/assets"),
+    ]
     for method, path in paths:
         response = anonymous.request(method, path)
         assert response.status_code == 401, path
@@ -105,7 +129,9 @@ def test_unknown_tampered_and_revoked_keys_are_refused(world: dict[str, Any]) ->
     app = world["clients"]["a"].app
     key = world["keys"]["a"]
     for bad in ("nonsense", "mq_000000000000_abc", key[:-2] + "xx", key.replace("mq_", "mx_")):
-        assert TestClient(app, headers={"X-API-Key": bad}).get("/v1/batches").status_code == 401, bad
+        assert TestClient(app, headers={"X-API-Key": bad}).get("/v1/batches").status_code == 401, (
+            bad
+        )
     with world["ctx"].db.session() as session:
         assert revoke_key(session=session, key_id=key.split("_")[1])
     assert world["clients"]["a"].get("/v1/batches").status_code == 401
@@ -114,7 +140,10 @@ def test_unknown_tampered_and_revoked_keys_are_refused(world: dict[str, Any]) ->
 def test_a_read_only_key_cannot_submit_cancel_or_upload(world: dict[str, Any]) -> None:
     reader = world["clients"]["read_only"]
     assert reader.get(f"/v1/jobs/{world['job_id']}").status_code == 200
-    assert reader.post("/v1/batches", json={"template": "voiceover", "items": [ITEM]}).status_code == 403
+    assert (
+        reader.post("/v1/batches", json={"template": "voiceover", "items": [ITEM]}).status_code
+        == 403
+    )
     assert reader.post(f"/v1/jobs/{world['job_id']}/cancel").status_code == 403
     assert reader.post("/v1/assets", content=b"x").status_code == 403
 
@@ -132,8 +161,11 @@ def test_identical_work_by_two_tenants_is_computed_for_each(world: dict[str, Any
     accepted = b.post("/v1/batches", json={"template": "voiceover", "items": [ITEM]}).json()
     ctx = world["ctx"]
     with ctx.db.read_session() as session:
-        pending = list(session.execute(
-            select(StageRun.id).where(StageRun.state == "queued").order_by(StageRun.name)).scalars())
+        pending = list(
+            session.execute(
+                select(StageRun.id).where(StageRun.state == "queued").order_by(StageRun.name)
+            ).scalars()
+        )
     outcomes = [run_stage(stage_id, ctx=ctx).status for stage_id in pending]
     outcomes += [run_stage(stage_id, ctx=ctx).status for stage_id in _queued(ctx)]
     assert "cache_hit" not in outcomes, outcomes  # no cross-tenant cache: B learns nothing of A
@@ -145,4 +177,6 @@ def test_identical_work_by_two_tenants_is_computed_for_each(world: dict[str, Any
 
 def _queued(ctx: WorkerContext) -> list[str]:
     with ctx.db.read_session() as session:
-        return list(session.execute(select(StageRun.id).where(StageRun.state == "queued")).scalars())
+        return list(
+            session.execute(select(StageRun.id).where(StageRun.state == "queued")).scalars()
+        )

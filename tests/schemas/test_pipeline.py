@@ -50,17 +50,26 @@ def test_self_reference_is_a_cycle() -> None:
 
 
 def test_unknown_stage_kind_is_rejected_with_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match=r"unknown kind .dance. \(known: anchor, compose, [a-z, ]*script, [a-z, ]*tts, upscale\)"):
+    with pytest.raises(
+        ValidationError,
+        match=r"unknown kind .dance. \(known: anchor, compose, [a-z, ]*script, [a-z, ]*tts, "
+        r"upscale\)",
+    ):
         PipelineTemplate.model_validate(template([{"name": "a", "kind": "dance"}]))
 
 
 def test_unknown_engine_is_rejected_with_the_kinds_engines() -> None:
     with pytest.raises(ValidationError, match="has no engine 'festival'.*espeak"):
-        PipelineTemplate.model_validate(template([{"name": "a", "kind": "tts", "engine": "festival"}]))
+        PipelineTemplate.model_validate(
+            template([{"name": "a", "kind": "tts", "engine": "festival"}])
+        )
 
 
 def test_output_port_the_upstream_lacks_is_rejected() -> None:
-    stages = [{"name": "s", "kind": "script"}, {"name": "a", "kind": "tts", "inputs": {"script": "s.audio"}}]
+    stages = [
+        {"name": "s", "kind": "script"},
+        {"name": "a", "kind": "tts", "inputs": {"script": "s.audio"}},
+    ]
     with pytest.raises(ValidationError, match="stage 's' has no output 'audio'"):
         PipelineTemplate.model_validate(template(stages))
 

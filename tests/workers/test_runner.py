@@ -29,13 +29,16 @@ ITEM = {
     "custom_id": "a1",
     "language": "en",
     "headline": "Harbor bridge reopens",
-    "body": "The bridge reopened on Tuesday. Crews replaced 1,240 meters of decking. It cost 4% less.",
+    "body": "The bridge reopened on Tuesday. Crews replaced 1,240 meters of decking. "
+    "It cost 4% less.",
 }
 
 
 @pytest.fixture
 def ctx(embedded_settings: Settings) -> WorkerContext:
-    context = WorkerContext.from_settings(embedded_settings.model_copy(update={"retry_base_s": 0.0}))
+    context = WorkerContext.from_settings(
+        embedded_settings.model_copy(update={"retry_base_s": 0.0})
+    )
     yield context
     context.close()
 
@@ -45,8 +48,11 @@ def submit(ctx: WorkerContext, items: list[dict[str, Any]] | None = None) -> lis
     spec = BatchSpec(template="voiceover", items=items or [ITEM])
     with ctx.db.session() as session:
         create_batch(
-            session=session, tenant_id="default", spec=spec,
-            template=builtin_templates()["voiceover"], idempotency=None,
+            session=session,
+            tenant_id="default",
+            spec=spec,
+            template=builtin_templates()["voiceover"],
+            idempotency=None,
         )
     with ctx.db.read_session() as session:
         return list(session.execute(select(StageRun.id).order_by(StageRun.name)).scalars())
@@ -115,7 +121,9 @@ class FailingStage(Stage):
     engines: ClassVar[Mapping[str, type[Engine]]] = {}
     outputs: ClassVar[tuple[str, ...]] = ("script",)
 
-    def run(self, *, item: Any, inputs: Any, params: Any, engine: Engine, workdir: Path) -> list[StageOutput]:
+    def run(
+        self, *, item: Any, inputs: Any, params: Any, engine: Engine, workdir: Path
+    ) -> list[StageOutput]:
         assert isinstance(engine, FailingEngine)
         raise engine.error
 
@@ -149,7 +157,9 @@ def test_transient_error_is_retried_until_attempts_run_out(ctx: WorkerContext) -
     ctx.engines = FailingPool(EngineError("storage answered 503"))
     assert run_stage(script_id, ctx=ctx).status == "retry"
     retried = stage(ctx, script_id)
-    assert retried.state == "queued" and retried.error_class == "transient" and retried.attempts == 1
+    assert (
+        retried.state == "queued" and retried.error_class == "transient" and retried.attempts == 1
+    )
     assert run_stage(script_id, ctx=ctx).status == "retry"
     assert run_stage(script_id, ctx=ctx).status == "failed"  # max_attempts = 3
     assert stage(ctx, script_id).state == "failed" and stage(ctx, script_id).attempts == 3
@@ -163,9 +173,14 @@ def test_a_run_that_lost_its_lease_commits_nothing(ctx: WorkerContext) -> None:
         def get(self, *, kind: str, engine: str) -> tuple[Stage, Engine]:
             # another worker takes the stage over (as after an expired lease) mid-run
             with ctx.db.session() as session:
-                session.execute(update(StageRun).where(StageRun.id == script_id).values(
-                    lease_expires_at=utcnow() - timedelta(seconds=1)))
-                assert claim_stage_run(session=session, stage_run_id=script_id, owner="other", lease_s=60)
+                session.execute(
+                    update(StageRun)
+                    .where(StageRun.id == script_id)
+                    .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+                )
+                assert claim_stage_run(
+                    session=session, stage_run_id=script_id, owner="other", lease_s=60
+                )
             return super().get(kind=kind, engine=engine)
 
     ctx.engines = StealingPool()
@@ -199,8 +214,11 @@ def test_reconciler_resends_stages_stuck_in_queued(ctx: WorkerContext) -> None:
     script_id, _ = submit(ctx)
     assert reconcile_once(db=ctx.db, app=ctx.app, settings=ctx.settings) == 0
     with ctx.db.session() as session:
-        session.execute(update(StageRun).where(StageRun.id == script_id).values(
-            queued_at=utcnow() - timedelta(seconds=ctx.settings.requeue_after_s + 1)))
+        session.execute(
+            update(StageRun)
+            .where(StageRun.id == script_id)
+            .values(queued_at=utcnow() - timedelta(seconds=ctx.settings.requeue_after_s + 1))
+        )
     assert reconcile_once(db=ctx.db, app=ctx.app, settings=ctx.settings) == 1
     assert reconcile_once(db=ctx.db, app=ctx.app, settings=ctx.settings) == 0  # queued_at refreshed
 
@@ -211,8 +229,11 @@ def test_a_crashed_run_is_taken_over_after_its_lease_expires(ctx: WorkerContext)
         assert claim_stage_run(session=session, stage_run_id=script_id, owner="dead", lease_s=60)
     assert run_stage(script_id, ctx=ctx).status == "skipped"  # lease still alive
     with ctx.db.session() as session:
-        session.execute(update(StageRun).where(StageRun.id == script_id).values(
-            lease_expires_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(StageRun)
+            .where(StageRun.id == script_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
     assert reconcile_once(db=ctx.db, app=ctx.app, settings=ctx.settings) == 1
     assert run_stage(script_id, ctx=ctx).status == "succeeded"
     assert stage(ctx, script_id).attempts == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import threading
@@ -39,7 +40,9 @@ def run_ffmpeg(args: Sequence[str], *, timeout_s: float = 1800) -> str:
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired as error:
         raise EngineError(f"ffmpeg timed out after {timeout_s:.0f} s") from error
     if result.returncode != 0:
@@ -62,9 +65,18 @@ class H264Settings:
 
     def args(self, *, fps: float) -> list[str]:
         return [
-            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
-            "-profile:v", self.profile, "-pix_fmt", "yuv420p",
-            "-g", str(max(1, round(self.gop_s * fps))),
+            "-c:v",
+            "libx264",
+            "-preset",
+            self.preset,
+            "-crf",
+            str(self.crf),
+            "-profile:v",
+            self.profile,
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            str(max(1, round(self.gop_s * fps))),
         ]
 
 
@@ -96,13 +108,37 @@ class FrameEncoder:
         if width % 2 or height % 2:
             raise PermanentEngineError(f"frame size {width}x{height} must be even for yuv420p")
         self.path, self.width, self.height, self.fps = path, width, height, fps
-        inputs = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-                  "-r", f"{fps}", "-i", "pipe:0"]
-        audio = ["-i", str(audio_path), "-c:a", "aac", "-ar", "48000", "-b:a", "160k"] if audio_path else []
+        inputs = [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            f"{fps}",
+            "-i",
+            "pipe:0",
+        ]
+        audio = (
+            ["-i", str(audio_path), "-c:a", "aac", "-ar", "48000", "-b:a", "160k"]
+            if audio_path
+            else []
+        )
         mapping = ["-map", "0:v:0", "-map", "1:a:0"] if audio_path else []
         self._command = [
-            ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-loglevel", "error", *inputs, *audio,
-            *mapping, *(h264 or H264Settings()).args(fps=fps), *extra_output_args, str(path),
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            *inputs,
+            *audio,
+            *mapping,
+            *(h264 or H264Settings()).args(fps=fps),
+            *extra_output_args,
+            str(path),
         ]
         self._process: subprocess.Popen[bytes] | None = None
         self._stderr = b""
@@ -124,13 +160,17 @@ class FrameEncoder:
         """Send one frame; it must be C-contiguous uint8 of shape (height, width, 3)."""
         assert self._process is not None and self._process.stdin is not None
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {frame.shape} {frame.dtype}, want ({self.height}, {self.width}, 3) uint8")
+            raise ValueError(
+                f"frame {frame.shape} {frame.dtype}, want ({self.height}, {self.width}, 3) uint8"
+            )
         try:
             self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
         except BrokenPipeError as error:
             self._process.wait()
             self._reader.join()
-            raise EngineError(f"ffmpeg stopped: {_tail(self._stderr.decode(errors='replace'))}") from error
+            raise EngineError(
+                f"ffmpeg stopped: {_tail(self._stderr.decode(errors='replace'))}"
+            ) from error
         self.frames_written += 1
 
     def __exit__(
@@ -140,16 +180,16 @@ class FrameEncoder:
         tb: TracebackType | None,
     ) -> None:
         assert self._process is not None and self._process.stdin is not None
-        try:
+        with contextlib.suppress(BrokenPipeError):  # ffmpeg already gone: its exit code says why
             self._process.stdin.close()
-        except BrokenPipeError:
-            pass
         if exc_type is not None:
             self._process.kill()
         code = self._process.wait()
         self._reader.join()
         if exc_type is None and code != 0:
-            raise EngineError(f"ffmpeg failed ({code}): {_tail(self._stderr.decode(errors='replace'))}")
+            raise EngineError(
+                f"ffmpeg failed ({code}): {_tail(self._stderr.decode(errors='replace'))}"
+            )
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
@@ -163,7 +203,9 @@ def media_duration_s(path: Path) -> float:
     """
     result = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     match = _DURATION.search(result.stderr)
     if not match:

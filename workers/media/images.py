@@ -38,7 +38,8 @@ def sniff_image(path: Path, *, max_pixels: int = MAX_INPUT_PIXELS) -> ImageInfo:
     width, height = _header_size(path)
     if width * height > max_pixels:
         raise PermanentEngineError(
-            f"image of {width}x{height} exceeds the {max_pixels:,}-pixel limit (decompression bomb?)"
+            f"image of {width}x{height} exceeds the {max_pixels:,}-pixel limit "
+            "(decompression bomb?)"
         )
     return ImageInfo(media_type, width, height)
 
