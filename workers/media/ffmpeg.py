@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -190,25 +189,3 @@ class FrameEncoder:
             raise EngineError(
                 f"ffmpeg failed ({code}): {_tail(self._stderr.decode(errors='replace'))}"
             )
-
-
-_DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
-
-
-def media_duration_s(path: Path) -> float:
-    """Container duration from ffmpeg's header read (no decode).
-
-    Raises:
-        PermanentEngineError: ffmpeg cannot read the file as media.
-    """
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    match = _DURATION.search(result.stderr)
-    if not match:
-        raise PermanentEngineError(f"not a readable media file: {_tail(result.stderr, 2)}")
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

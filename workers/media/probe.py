@@ -106,3 +106,15 @@ def _audio(log: str) -> AudioStream | None:
     return AudioStream(
         codec=match["codec"], sample_rate=int(match["rate"]), layout=match["layout"].strip()
     )
+
+
+def media_duration_s(path: Path) -> float:
+    """The container's duration in seconds.
+
+    Raises:
+        PermanentEngineError: not readable media, or media without a duration (a still).
+    """
+    duration = probe_media(path).duration_s
+    if duration is None:
+        raise PermanentEngineError(f"{path.name} has no duration")
+    return duration

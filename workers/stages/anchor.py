@@ -13,7 +13,7 @@ from workers.anchor.options import parse_options
 from workers.anchor.render import AnchorRequest
 from workers.engines.avatar2d import Avatar2DEngine
 from workers.engines.base import Engine, PermanentEngineError
-from workers.media.ffmpeg import media_duration_s
+from workers.media.probe import media_duration_s
 from workers.stages.base import Stage, StageOutput
 
 _MAX_TITLE_CHARS = 300

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
 from workers.engines.c2pa_signer import C2paEngine, IngredientFile
-from workers.media.ffmpeg import media_duration_s
+from workers.media.probe import media_duration_s
 from workers.provenance import mediaq_version
 from workers.stages.base import Stage, StageOutput
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
 from workers.engines.kenburns import KenburnsEngine, ShowcaseRequest
-from workers.media.ffmpeg import media_duration_s
+from workers.media.probe import media_duration_s
 from workers.showcase.cards import CardText
 from workers.showcase.narration import NarrationParts, split_parts, time_sentences
 from workers.showcase.params import parse_params
