@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     c2pa_key_path: Path | None = None
     c2pa_producer: str = "mediaq"
 
+    # neural engines (the `neural` extra): weights from local paths only, never a model hub
+    models_dir: Path | None = None
+    neural_device: str = "auto"  # auto | cpu | cuda
+    neural_backend: str = "auto"  # auto | torch | tensorrt
+    neural_precision: str = "auto"  # auto | fp32 | fp16
+    batch_max_size: int = 8
+    batch_max_wait_ms: float = 5.0
+    trt_cache_url: str | None = None  # None: the artifact object store
+    neural_work_dir: Path | None = None  # None: data_dir/neural
+    trt_workspace_bytes: int = 4 * 1024**3
+    upscale_weights_x4: Path | None = None
+    upscale_weights_x2: Path | None = None
+    script_model_dir: Path | None = None  # a transformers causal LM directory
+    tts_model_dir: Path | None = None  # a transformers VitsModel directory
+    lipsync_weights: Path | None = None  # a Wav2Lip state dict or .pt2 program
+    upscale_tile_px: int = 192
+    upscale_tile_pad_px: int = 16
+
     # input photos by URL: https only; private networks only for tests and closed setups
     fetch_allow_private_networks: bool = False
     fetch_ca_file: Path | None = None

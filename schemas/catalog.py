@@ -28,20 +28,24 @@ class StageKindSpec:
 
 
 STAGE_KINDS: dict[str, StageKindSpec] = {
-    "script": StageKindSpec(engines=("extractive",), input_ports=(), output_ports=("script",)),
+    "script": StageKindSpec(
+        engines=("extractive", "causal_lm"), input_ports=(), output_ports=("script",)
+    ),
     "tts": StageKindSpec(
-        engines=("espeak",), input_ports=("script",), output_ports=("audio", "timings")
+        engines=("espeak", "vits"), input_ports=("script",), output_ports=("audio", "timings")
     ),
     "fetch": StageKindSpec(engines=("https",), input_ports=("source",), output_ports=("image",)),
     "anchor": StageKindSpec(
-        engines=("avatar2d",),
+        engines=("avatar2d", "wav2lip"),
         input_ports=("audio", "timings", "portrait"),
         output_ports=("video",),
     ),
     "subtitles": StageKindSpec(
         engines=("rules",), input_ports=("timings", "script"), output_ports=("vtt", "srt", "cues")
     ),
-    "upscale": StageKindSpec(engines=("lanczos",), input_ports=("media",), output_ports=("media",)),
+    "upscale": StageKindSpec(
+        engines=("lanczos", "esrgan"), input_ports=("media",), output_ports=("media",)
+    ),
     "compose": StageKindSpec(
         engines=("ffmpeg",),
         input_ports=("video", "audio", "subtitles"),

@@ -17,6 +17,9 @@ class EngineInfo(BaseModel):
     weights_digest: str | None = None
     device: str = "cpu"
     library_versions: dict[str, str] = Field(default_factory=dict)
+    runtime: dict[str, str] = Field(
+        default_factory=dict, description="backend, precision, device and fallback reason"
+    )
 
 
 class ProvenanceRecord(BaseModel):

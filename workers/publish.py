@@ -55,6 +55,7 @@ def engine_info(engine: Engine) -> EngineInfo:
         weights_digest=engine.model_digest,
         device=engine.device,
         library_versions=engine.library_versions(),
+        runtime=engine.runtime_info(),
     )
 
 

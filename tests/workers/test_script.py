@@ -57,7 +57,7 @@ def item_id(item: Mapping[str, Any]) -> str:
 
 def test_script_stage_declares_kind_default_engine_and_output() -> None:
     assert WriteScript.kind == "script"
-    assert list(WriteScript.engines) == ["extractive"]
+    assert list(WriteScript.engines) == ["extractive", "causal_lm"]  # the first is the default
     assert WriteScript.engines["extractive"] is ExtractiveEngine
     assert WriteScript.outputs == ("script",)
     assert ExtractiveEngine.name == "extractive"

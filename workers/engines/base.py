@@ -49,3 +49,8 @@ class Engine(ABC):
     def library_versions(self) -> dict[str, str]:
         """Versions of the native libraries the engine uses, for provenance."""
         return {}
+
+    def runtime_info(self) -> dict[str, str]:
+        """What actually ran, for provenance: backend (torch-cpu, torch-cuda, tensorrt),
+        precision, device, and why a faster backend was refused. Empty for CPU tools."""
+        return {}

@@ -137,6 +137,36 @@ class ExtractiveEngine(Engine):
         return _write_product(request, request.source, base, rate)
 
 
+def framing_sentences(*, request: ScriptRequest) -> tuple[list[str], list[str]]:
+    """The anchor's own lines around a body written elsewhere (by the causal_lm engine).
+
+    Args:
+        request: the item and the intro/sign-off overrides, as for write_script.
+
+    Returns:
+        (opening, closing): the intro sentences, and the closing ones (a product's price
+        sentence, then the sign-off), spelled for speech exactly as write_script spells them.
+
+    Raises:
+        PermanentEngineError: unsupported language.
+    """
+    try:
+        base = parse_language(tag=request.language).language
+    except UnsupportedLanguageError as error:
+        raise PermanentEngineError(str(error)) from error
+    source = request.source
+    if isinstance(source, NewsSource):
+        intro = _anchor_lines(request.intro, _NEWS_INTRO[base], request, source.headline, base)
+        end = _anchor_lines(request.signoff, _NEWS_SIGNOFF[base], request, source.headline, base)
+        return intro, end
+    intro = _anchor_lines(request.intro, _PRODUCT_INTRO[base], request, source.title, base)
+    end = _anchor_lines(request.signoff, _PRODUCT_SIGNOFF[base], request, source.title, base)
+    price_words = say_money(
+        amount=source.price, currency=source.currency, language=request.language
+    )
+    return intro, [_PRICE_SENTENCE[base].format(price=price_words), *end]
+
+
 def _write_news(request: ScriptRequest, source: NewsSource, base: str, rate: float) -> Script:
     language = request.language
     source_sentences = split_sentences(text=source.body, language=language)

@@ -13,6 +13,7 @@ from workers.anchor.options import parse_options
 from workers.anchor.render import AnchorRequest
 from workers.engines.avatar2d import Avatar2DEngine
 from workers.engines.base import Engine, PermanentEngineError
+from workers.engines.lipsync import LipSyncEngine
 from workers.media.probe import media_duration_s
 from workers.stages.base import Stage, StageOutput
 
@@ -30,10 +31,16 @@ class AnimateAnchor(Stage):
     station ("mediaq news"), colors {primary, accent, background, text} and presenter
     {skin, hair, suit, shirt} as "#rrggbb", mouth_box and eye_boxes ([x, y, w, h] in
     portrait pixels; found automatically when absent), crf (20), preset ("veryfast").
+
+    Engines: "avatar2d" (mouth shapes from the phonemes) and "wav2lip" (the same scene with
+    mouths generated from the audio by a user-supplied network; the phonemes time the nods).
     """
 
     kind: ClassVar[str] = "anchor"
-    engines: ClassVar[Mapping[str, type[Engine]]] = {"avatar2d": Avatar2DEngine}
+    engines: ClassVar[Mapping[str, type[Engine]]] = {
+        "avatar2d": Avatar2DEngine,
+        "wav2lip": LipSyncEngine,
+    }
     outputs: ClassVar[tuple[str, ...]] = ("video",)
 
     def run(
@@ -54,7 +61,7 @@ class AnimateAnchor(Stage):
             PermanentEngineError: bad params, missing or unreadable inputs, a bad portrait.
             EngineError: ffmpeg failed.
         """
-        if not isinstance(engine, Avatar2DEngine):
+        if not isinstance(engine, Avatar2DEngine | LipSyncEngine):
             raise PermanentEngineError(f"anchor cannot run on engine {engine.name!r}")
         options = parse_options(params)
         missing = [port for port in ("audio", "timings") if port not in inputs]
@@ -73,7 +80,10 @@ class AnimateAnchor(Stage):
             portrait_path=inputs.get("portrait"),
         )
         video_path = workdir / "anchor.mp4"
-        n_frames = engine.render(request, out_path=video_path)
+        if isinstance(engine, LipSyncEngine):
+            n_frames = engine.render(request, audio_path=inputs["audio"], out_path=video_path)
+        else:
+            n_frames = engine.render(request, out_path=video_path)
         return [StageOutput("video", video_path, "video/mp4", duration_s=n_frames / options.fps)]
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
+from workers.engines.causal_lm import CausalLMEngine
 from workers.engines.extractive import (
     ExtractiveEngine,
     NewsSource,
@@ -42,12 +43,19 @@ class WriteScript(Stage):
         language, item_kind ("news" | "product"), headline (as submitted; the title for
         products), text (the whole narration), sentences (narration sentences in order:
         intro, body, price, sign-off), source_sentence_indices (which body sentences or
-        features were kept, 0-based), target_duration_s, estimated_duration_s,
-        words_per_minute (the rate used), rate_unit ("words" | "characters").
+        features were kept, 0-based; empty with causal_lm, whose model writes the body),
+        target_duration_s, estimated_duration_s, words_per_minute (the rate used),
+        rate_unit ("words" | "characters").
+
+    Engines: "extractive" (rules, no weights) and "causal_lm" (a local language model
+    writes the body between the same intro, price and sign-off lines).
     """
 
     kind: ClassVar[str] = "script"
-    engines: ClassVar[Mapping[str, type[Engine]]] = {"extractive": ExtractiveEngine}
+    engines: ClassVar[Mapping[str, type[Engine]]] = {
+        "extractive": ExtractiveEngine,
+        "causal_lm": CausalLMEngine,
+    }
     outputs: ClassVar[tuple[str, ...]] = ("script",)
 
     def run(
@@ -65,7 +73,7 @@ class WriteScript(Stage):
             PermanentEngineError: a missing or malformed item field or parameter, an
                 unsupported language, or an engine this stage cannot drive.
         """
-        if not isinstance(engine, ExtractiveEngine):
+        if not isinstance(engine, ExtractiveEngine | CausalLMEngine):
             raise PermanentEngineError(
                 f"script stage cannot run on engine {engine.name!r}; use one of "
                 f"{', '.join(self.engines)}"

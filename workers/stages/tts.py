@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
 from workers.engines.espeak import EspeakEngine, EventType, Synthesis, SynthEvent
+from workers.engines.vits import VitsEngine, VitsSpeech
+from workers.speech.char_timing import phoneme_timings as char_phoneme_timings
+from workers.speech.char_timing import word_timings as char_word_timings
 from workers.stages.base import Stage, StageOutput
 
 # Default speaking rate per primary language subtag, in espeak words per minute. Chosen so
@@ -45,12 +48,14 @@ class TextToSpeech(Stage):
     """Speak the script's narration: a WAV plus word and phoneme timings for subtitles and lips.
 
     Inputs: "script", JSON with "language" and "text" (the full narration).
-    Params: "rate_wpm" (default per language, see DEFAULT_RATE_WPM), "voice" (espeak voice
-    name overriding the language's voice).
+    Params with espeak: "rate_wpm" (default per language, see DEFAULT_RATE_WPM), "voice"
+    (espeak voice name overriding the language's voice).
+    Params with vits: "speaking_rate" (0.5..2.0, default the model's), "speaker" (index, for
+    multi-speaker models), "seed" (integer seeding the model's noise, default 0).
     """
 
     kind: ClassVar[str] = "tts"
-    engines: ClassVar[Mapping[str, type[Engine]]] = {"espeak": EspeakEngine}
+    engines: ClassVar[Mapping[str, type[Engine]]] = {"espeak": EspeakEngine, "vits": VitsEngine}
     outputs: ClassVar[tuple[str, ...]] = ("audio", "timings")
 
     def run(
@@ -65,12 +70,15 @@ class TextToSpeech(Stage):
         """Synthesize the script.
 
         Returns:
-            "audio": mono 16-bit PCM WAV (22.05 kHz with espeak); "timings": JSON with
-            sample_rate, duration_s, language, voice, rate_wpm, words and phonemes.
+            "audio": mono 16-bit PCM WAV (22.05 kHz with espeak, the model's rate with vits);
+            "timings": JSON with sample_rate, duration_s, language, voice, rate_wpm, words
+            and phonemes (with vits: spoken characters, and rate_wpm as measured).
 
         Raises:
             PermanentEngineError: missing or empty text, unknown language, voice or rate.
         """
+        if isinstance(engine, VitsEngine):
+            return _run_vits(engine, inputs=inputs, item=item, params=params, workdir=workdir)
         if not isinstance(engine, EspeakEngine):
             raise PermanentEngineError(f"tts cannot run on engine {engine.name!r}")
         language, text = read_script(inputs["script"], item=item)
@@ -87,6 +95,76 @@ class TextToSpeech(Stage):
             StageOutput("audio", audio_path, "audio/wav", duration_s=synthesis.duration_s),
             StageOutput("timings", timings_path, "application/json"),
         ]
+
+
+def _run_vits(
+    engine: VitsEngine,
+    *,
+    inputs: Mapping[str, Path],
+    item: Mapping[str, Any],
+    params: Mapping[str, Any],
+    workdir: Path,
+) -> list[StageOutput]:
+    """The vits engine's run: same outputs, times from the model's predicted durations."""
+    espeak_only = sorted({"rate_wpm", "voice"} & set(params))
+    if espeak_only:
+        raise PermanentEngineError(
+            f"params {espeak_only} are espeak's; with vits use speaking_rate, speaker, seed"
+        )
+    language, text = read_script(inputs["script"], item=item)
+    speech = engine.synthesize(
+        text=text,
+        language=language,
+        speaking_rate=_number_param(params, "speaking_rate"),
+        speaker=_int_param(params, "speaker"),
+        seed=_int_param(params, "seed") or 0,
+    )
+    audio_path = workdir / "narration.wav"
+    with wave.open(str(audio_path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(speech.sample_rate)
+        wav.writeframes(speech.pcm16())
+    timings_path = workdir / "timings.json"
+    timings = build_char_timings(text, speech, language=language)
+    timings_path.write_text(json.dumps(timings, ensure_ascii=False, indent=1), "utf-8")
+    return [
+        StageOutput("audio", audio_path, "audio/wav", duration_s=speech.duration_s),
+        StageOutput("timings", timings_path, "application/json"),
+    ]
+
+
+def build_char_timings(text: str, speech: VitsSpeech, *, language: str) -> dict[str, Any]:
+    """The timings JSON of a character-level voice: rate_wpm is the measured pace, and
+    word_timing says whether characters were matched to the text or spread evenly."""
+    words = char_word_timings(text=text, chars=speech.chars)
+    minutes = speech.duration_s / 60.0
+    return {
+        "sample_rate": speech.sample_rate,
+        "duration_s": speech.duration_s,
+        "language": language,
+        "voice": speech.voice,
+        "rate_wpm": round(len(words) / minutes) if minutes > 0 else 0,
+        "word_timing": "model-durations" if speech.is_aligned else "model-durations-spread",
+        "words": words,
+        "phonemes": char_phoneme_timings(
+            chars=speech.chars, pauses=speech.pauses, duration_s=speech.duration_s
+        ),
+    }
+
+
+def _number_param(params: Mapping[str, Any], name: str) -> float | None:
+    value = params.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise PermanentEngineError(f"params.{name} must be a number, got {value!r}")
+    return None if value is None else float(value)
+
+
+def _int_param(params: Mapping[str, Any], name: str) -> int | None:
+    value = params.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise PermanentEngineError(f"params.{name} must be an integer, got {value!r}")
+    return value
 
 
 def read_script(path: Path, *, item: Mapping[str, Any]) -> tuple[str, str]:

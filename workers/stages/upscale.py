@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
+from workers.engines.esrgan import EsrganEngine
 from workers.engines.lanczos import DEFAULT_SHARPEN, MAX_SHARPEN, LanczosEngine
 from workers.media.image_header import ImageHeader
 from workers.media.probe import VideoStream, probe_media
@@ -27,7 +28,8 @@ _IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", 
 
 
 class Upscale(Stage):
-    """Make a still or a video bigger: lanczos resampling plus a mild unsharp mask.
+    """Make a still or a video bigger: lanczos resampling plus a mild unsharp mask, or (stills
+    only, engine "esrgan") an ESRGAN network with user-supplied weights.
 
     Inputs: "media", a JPEG, PNG or WebP still, or an MP4 video; the file's bytes decide
     which, never its name.
@@ -41,7 +43,10 @@ class Upscale(Stage):
     """
 
     kind: ClassVar[str] = "upscale"
-    engines: ClassVar[Mapping[str, type[Engine]]] = {"lanczos": LanczosEngine}
+    engines: ClassVar[Mapping[str, type[Engine]]] = {
+        "lanczos": LanczosEngine,
+        "esrgan": EsrganEngine,
+    }
     outputs: ClassVar[tuple[str, ...]] = ("media",)
 
     def run(
@@ -64,9 +69,16 @@ class Upscale(Stage):
                 over the size limits, corrupt data, or a bad parameter.
             EngineError: ffmpeg failed.
         """
+        source = inputs["media"]
+        if isinstance(engine, EsrganEngine):
+            if _is_mp4(source):
+                raise PermanentEngineError(
+                    "engine esrgan upscales stills only: use engine lanczos for videos"
+                )
+            header = engine.inspect_image(source)
+            return [_upscale_image_neural(engine, source, header, params, workdir)]
         if not isinstance(engine, LanczosEngine):
             raise PermanentEngineError(f"upscale cannot run on engine {engine.name!r}")
-        source = inputs["media"]
         if _is_mp4(source):
             return [_upscale_video(engine, source, params, workdir)]
         header = engine.inspect_image(source)
@@ -92,6 +104,29 @@ def _upscale_image(
         output_format=output_format,
         quality=_quality_param(params, output_format),
         sharpen=_sharpen_param(params),
+    )
+    return StageOutput("media", output_path, media_type)
+
+
+def _upscale_image_neural(
+    engine: EsrganEngine,
+    source: Path,
+    header: ImageHeader,
+    params: Mapping[str, Any],
+    workdir: Path,
+) -> StageOutput:
+    if params.get("sharpen") is not None:
+        raise PermanentEngineError("params.sharpen applies to engine lanczos, not esrgan")
+    output_format = _format_param(params, default=header.format)
+    extension, media_type = _FORMATS[output_format]
+    output_path = workdir / f"upscaled.{extension}"
+    engine.upscale_image(
+        source=source,
+        header=header,
+        output_path=output_path,
+        scale=_scale_param(params, default=DEFAULT_SCALE),
+        output_format=output_format,
+        quality=_quality_param(params, output_format),
     )
     return StageOutput("media", output_path, media_type)
 

@@ -1,0 +1,1 @@
+"""Tests of the neural engines on tiny local models (CPU)."""
