@@ -54,7 +54,7 @@ def cmd_api(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     from producer.embedded import run_worker
 
-    run_worker(_settings(args), queues=args.queues, concurrency=args.concurrency)
+    run_worker(_settings(args), queues=args.queues, concurrency=args.concurrency, is_gpu=args.gpu)
 
 
 def cmd_up(args: argparse.Namespace) -> None:
@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = add("worker", cmd_worker, "a Celery worker")
     worker.add_argument("--queues", default="cpu", help="comma-separated queues: cpu,gpu")
     worker.add_argument("--concurrency", type=int, default=0, help="processes; 0: CPU cores")
+    worker.add_argument(
+        "--gpu", action="store_true", help="consume only the gpu queue, threads sharing the models"
+    )
     data_dir(worker)
     demo = add("demo", cmd_demo, "run the sample batches end to end and print the outputs")
     demo.add_argument("--file", help="a JSONL/CSV of items instead of the sample batches")

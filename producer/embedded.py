@@ -45,11 +45,21 @@ def serve_api(settings: Settings, *, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 
-def run_worker(settings: Settings, *, queues: str, concurrency: int) -> None:
-    """Run a Celery worker in the foreground (prefork, late ack, prefetch 1)."""
+def run_worker(settings: Settings, *, queues: str, concurrency: int, is_gpu: bool = False) -> None:
+    """Run a Celery worker in the foreground (late ack, prefetch 1).
+
+    A CPU worker forks one process per core. A GPU worker (`--gpu`) consumes only the `gpu`
+    queue with a pool of threads in one process, so every stage shares the models loaded once
+    and the dynamic batcher can stack requests from different jobs into one forward pass.
+    """
     from workers.app import app
 
-    processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    if is_gpu:
+        queues, pool = "gpu", "threads"
+        processes = concurrency or max(2, settings.batch_max_size)
+    else:
+        pool = "prefork"
+        processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
     app.worker_main(
         [
             "worker",
@@ -58,7 +68,7 @@ def run_worker(settings: Settings, *, queues: str, concurrency: int) -> None:
             "--concurrency",
             str(processes),
             "--pool",
-            "prefork",
+            pool,
             "--loglevel",
             "INFO",
             "--without-gossip",

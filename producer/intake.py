@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from producer.api.problems import ProblemError, validation_errors
-from producer.lifecycle import validate_item
+from producer.lifecycle import engine_override_errors, validate_item
 from producer.settings import Settings
 from schemas.api import BatchSpec
 from schemas.pipeline import PipelineTemplate
@@ -116,6 +116,9 @@ def check_spec(*, spec: BatchSpec, template: PipelineTemplate, settings: Setting
             f"params name unknown stages: {', '.join(unknown)}",
             [{"field": f"params.{name}", "detail": "no such stage"} for name in unknown],
         )
+    engine_errors = engine_override_errors(template=template, engines=spec.engines)
+    if engine_errors:
+        raise invalid(f"bad engine override: {engine_errors[0]['detail']}", engine_errors)
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(spec.items):

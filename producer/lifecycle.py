@@ -25,6 +25,8 @@ class StageRunPlan:
     params: dict[str, Any]
     inputs: dict[str, dict[str, Any]]
     depends_on: list[str] = field(default_factory=list)
+    engine: str = ""
+    queue: str = "cpu"
 
 
 def plan_stage_runs(
@@ -33,6 +35,7 @@ def plan_stage_runs(
     item: Mapping[str, Any],
     overrides: Mapping[str, Any],
     order: list[str] | None = None,
+    engines: Mapping[str, str] | None = None,
 ) -> list[StageRunPlan]:
     """Expand the template for one item, fanning out `foreach` nodes over the item's list.
 
@@ -41,6 +44,7 @@ def plan_stage_runs(
         item: the submitted item; `foreach` fields must be lists (checked by validate_item).
         overrides: per-node parameter overrides {node: {param: value}}.
         order: the template's topological order, when the caller has it already.
+        engines: per-node engine overrides {node: engine}, already validated.
 
     Returns:
         Plans in topological order.
@@ -50,6 +54,7 @@ def plan_stage_runs(
     for node_name in order or topological_order(template):
         node = template.node(node_name)
         params = {**node.params, **overrides.get(node_name, {})}
+        engine, queue = _engine_and_queue(node, (engines or {}).get(node_name))
         elements = foreach_elements(item.get(node.foreach)) if node.foreach else [None]
         names = []
         for index, element in enumerate(elements):
@@ -61,10 +66,32 @@ def plan_stage_runs(
                 inputs["source"] = {"from": [], "port": None, "digests": [digest], "is_list": False}
             run_params = {**params, "element": element} if node.foreach else params
             depends = sorted({src for spec in inputs.values() for src in spec["from"]})
-            plans.append(StageRunPlan(name, node, run_params, inputs, depends))
+            plans.append(StageRunPlan(name, node, run_params, inputs, depends, engine, queue))
             names.append(name)
         runs_by_node[node_name] = names
     return plans
+
+
+def _engine_and_queue(node: StageNode, override: str | None) -> tuple[str, str]:
+    engine = override or node.engine or STAGE_KINDS[node.kind].engines[0]
+    queue = "gpu" if engine in STAGE_KINDS[node.kind].gpu_engines else node.queue
+    return engine, queue
+
+
+def engine_override_errors(
+    *, template: PipelineTemplate, engines: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Problems with a batch's {stage: engine} overrides."""
+    errors = []
+    nodes = {node.name: node for node in template.stages}
+    for name, engine in engines.items():
+        node = nodes.get(name)
+        if node is None:
+            errors.append(_error(f"engines.{name}", "no such stage in the template"))
+        elif engine not in STAGE_KINDS[node.kind].engines:
+            known = ", ".join(STAGE_KINDS[node.kind].engines)
+            errors.append(_error(f"engines.{name}", f"unknown engine {engine!r} (known: {known})"))
+    return errors
 
 
 ASSET_PREFIX = "asset:"

@@ -134,7 +134,9 @@ def _build_rows(
                 "created_at": now,
             }
         )
-        plans = plan_stage_runs(template=template, item=item, overrides=spec.params, order=order)
+        plans = plan_stage_runs(
+            template=template, item=item, overrides=spec.params, order=order, engines=spec.engines
+        )
         for plan in plans:
             is_ready = not plan.depends_on
             row = {
@@ -143,8 +145,8 @@ def _build_rows(
                 "name": plan.name,
                 "node": plan.node.name,
                 "kind": plan.node.kind,
-                "engine": plan.node.engine,
-                "queue": plan.node.queue,
+                "engine": plan.engine,
+                "queue": plan.queue,
                 "params": plan.params,
                 "inputs": plan.inputs,
                 "depends_on": plan.depends_on,
@@ -157,7 +159,7 @@ def _build_rows(
             }
             stage_rows.append(row)
             if is_ready:
-                messages.append(StageMessage(row["id"], plan.node.queue, spec.priority))
+                messages.append(StageMessage(row["id"], plan.queue, spec.priority))
     return job_rows, stage_rows, messages
 
 

@@ -22,6 +22,11 @@ class BatchSpec(BaseModel):
     params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-stage parameter overrides: {stage: {param: value}}."
     )
+    engines: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-stage engine overrides: {stage: engine}, e.g. {"upscale": "esrgan"}; '
+        "GPU engines run on the gpu queue.",
+    )
 
 
 class JobRef(BaseModel):

@@ -19,32 +19,44 @@ class StageKindSpec:
         output_ports: ports the stage always produces.
         list_ports: input ports that always receive a list of files (fan-in), even from one
             upstream run.
+        gpu_engines: engines whose runs go to the `gpu` queue (neural networks).
     """
 
     engines: tuple[str, ...]
     input_ports: tuple[str, ...]
     output_ports: tuple[str, ...]
     list_ports: tuple[str, ...] = ()
+    gpu_engines: tuple[str, ...] = ()
 
 
 STAGE_KINDS: dict[str, StageKindSpec] = {
     "script": StageKindSpec(
-        engines=("extractive", "causal_lm"), input_ports=(), output_ports=("script",)
+        engines=("extractive", "causal_lm"),
+        input_ports=(),
+        output_ports=("script",),
+        gpu_engines=("causal_lm",),
     ),
     "tts": StageKindSpec(
-        engines=("espeak", "vits"), input_ports=("script",), output_ports=("audio", "timings")
+        engines=("espeak", "vits"),
+        input_ports=("script",),
+        output_ports=("audio", "timings"),
+        gpu_engines=("vits",),
     ),
     "fetch": StageKindSpec(engines=("https",), input_ports=("source",), output_ports=("image",)),
     "anchor": StageKindSpec(
         engines=("avatar2d", "wav2lip"),
         input_ports=("audio", "timings", "portrait"),
         output_ports=("video",),
+        gpu_engines=("wav2lip",),
     ),
     "subtitles": StageKindSpec(
         engines=("rules",), input_ports=("timings", "script"), output_ports=("vtt", "srt", "cues")
     ),
     "upscale": StageKindSpec(
-        engines=("lanczos", "esrgan"), input_ports=("media",), output_ports=("media",)
+        engines=("lanczos", "esrgan"),
+        input_ports=("media",),
+        output_ports=("media",),
+        gpu_engines=("esrgan",),
     ),
     "compose": StageKindSpec(
         engines=("ffmpeg",),

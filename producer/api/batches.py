@@ -219,7 +219,10 @@ async def _read_spec(
             "a JSONL or CSV body needs ?template=", [{"field": "template", "detail": "required"}]
         )
     items = await run_in_threadpool(lambda: parse_items(data=body, kind=kind))
-    return _spec(template=template, items=items, priority=priority, metadata={}, params={}), []
+    spec = _spec(
+        template=template, items=items, priority=priority, metadata={}, params={}, engines={}
+    )
+    return spec, []
 
 
 async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFile]]:
@@ -249,6 +252,7 @@ async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFil
         priority=_form_int(form.get("priority"), default=5),
         metadata=_form_json(form.get("metadata"), field="metadata"),
         params=_form_json(form.get("params"), field="params"),
+        engines=_form_json(form.get("engines"), field="engines"),
     )
     uploads = [
         UploadedFile(

@@ -301,3 +301,39 @@ def test_readiness_is_a_503_naming_the_broker_when_it_is_down(embedded_settings:
         assert response.headers["content-type"].startswith("application/problem+json")
         checks = response.json()["checks"]
         assert checks["database"] == "ok" and checks["broker"].startswith("error")
+
+
+def test_engine_overrides_switch_a_stage_to_its_neural_engine_on_the_gpu_queue(
+    api_client: TestClient,
+) -> None:
+    body = {"template": "voiceover", "items": news_items()[:1], "engines": {"tts": "vits"}}
+    accepted = api_client.post("/v1/batches", json=body)
+    assert accepted.status_code == 202, accepted.text
+    job = api_client.get(f"/v1/jobs/{accepted.json()['jobs'][0]['id']}").json()
+    assert [(s["name"], s["engine"]) for s in job["stages"]] == [
+        ("script", "extractive"),
+        ("tts", "vits"),
+    ]
+    from sqlalchemy import select
+
+    from schemas.tables import StageRun
+
+    db = api_client.app.state.services.db
+    with db.read_session() as session:
+        queues = dict(session.execute(select(StageRun.name, StageRun.queue)).all())
+    assert queues == {"script": "cpu", "tts": "gpu"}
+
+
+@pytest.mark.parametrize(
+    ("engines", "detail"),
+    [
+        ({"tts": "festival"}, "unknown engine 'festival' (known: espeak, vits)"),
+        ({"dance": "vits"}, "no such stage in the template"),
+    ],
+)
+def test_bad_engine_overrides_are_a_422(
+    api_client: TestClient, engines: dict[str, str], detail: str
+) -> None:
+    body = {"template": "voiceover", "items": news_items()[:1], "engines": engines}
+    problem = assert_problem(api_client.post("/v1/batches", json=body), 422)
+    assert problem["errors"][0]["detail"] == detail
