@@ -92,23 +92,15 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def start_worker_process(
-    settings: Settings, *, queues: str = "cpu,gpu", concurrency: int = 0
+    settings: Settings, *, queues: str = "cpu,gpu", concurrency: int = 0, is_gpu: bool = False
 ) -> subprocess.Popen[bytes]:
     """A `mediaq worker` child process with the same settings, logging to data_dir/worker.log."""
     env = {**os.environ, **settings_env(settings)}
-    log_path = settings.data_dir / "worker.log"
+    log_path = settings.data_dir / ("gpu-worker.log" if is_gpu else "worker.log")
+    command = ["worker", "--queues", queues, "--concurrency", str(concurrency)]
     with open(log_path, "ab") as log_file:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "producer.cli",
-                "worker",
-                "--queues",
-                queues,
-                "--concurrency",
-                str(concurrency),
-            ],
+            [sys.executable, "-m", "producer.cli", *command, *(["--gpu"] if is_gpu else [])],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
