@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bench.processes import api_headers
 from bench.report import Figure, median
 from bench.setups import Setup
 
@@ -79,7 +80,7 @@ def wait_published(setup: Setup, *, expected: int, timeout_s: float = PUBLISH_TI
 
 def populate(setup: Setup, url: str, *, item_count: int, tag: str) -> AcceptedBatch:
     """Submit one batch (not timed), wait for its messages, purge them."""
-    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, headers=api_headers(setup)) as http:
         _, accepted = submit(http, make_jsonl(item_count=item_count, tag=tag))
     wait_published(setup, expected=item_count)
     setup.purge_messages()
@@ -95,7 +96,7 @@ def measure(
     accept_s: list[float] = []
     publish_s: list[float] = []
     last: dict[str, Any] = {}
-    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S) as http:
+    with httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT_S, headers=api_headers(setup)) as http:
         for run in range(runs):
             body = make_jsonl(item_count=item_count, tag=f"r{run}")
             elapsed_s, last = submit(http, body)

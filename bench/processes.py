@@ -46,6 +46,12 @@ def _spawn(setup: Setup, args: list[str], log_path: Path) -> subprocess.Popen[by
         )
 
 
+def api_headers(setup: Setup) -> dict[str, str]:
+    """The Authorization header with the key `bench.serve` made for this setup."""
+    key = (setup.data_dir / "local-api-key").read_text(encoding="utf-8").strip()
+    return {"Authorization": f"Bearer {key}"}
+
+
 def _tail(path: Path, *, lines: int = 15) -> str:
     if not path.exists():
         return "(no log)"

@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import select
 
 from bench.noop_template import NOOP_TEMPLATE
-from bench.processes import NoopWorker, worker_log_tail
+from bench.processes import NoopWorker, api_headers, worker_log_tail
 from bench.report import Figure, median, percentile
 from bench.setups import Setup
 from producer.db import Database
@@ -151,7 +151,7 @@ def measure(setup: Setup, url: str, *, jobs: int, concurrency: int, command: str
     try:
         with (
             NoopWorker(setup, concurrency=concurrency) as worker,
-            httpx.Client(base_url=url, timeout=60.0) as http,
+            httpx.Client(base_url=url, timeout=60.0, headers=api_headers(setup)) as http,
         ):
             _run_jobs(http, db, worker=worker, count=WARMUP_JOBS, tag="warmup")
             job_ids = _run_jobs(http, db, worker=worker, count=jobs, tag="noop")

@@ -19,6 +19,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     register_template()
+    from producer.embedded import local_api_key
     from producer.main import create_app
     from producer.migrate import upgrade
     from producer.settings import get_settings
@@ -26,6 +27,7 @@ def main() -> None:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
+    local_api_key(settings)  # the clients read it from <data dir>/local-api-key
     uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.accept import AcceptedBatch
+from bench.processes import api_headers
 from bench.report import Figure, percentile
 from bench.setups import Setup
 from schemas.pipelines import builtin_templates
@@ -44,6 +45,7 @@ async def _poll(
     requests_total: int,
     time_limit_s: float,
     interval_s: float,
+    headers: dict[str, str],
 ) -> PollResult:
     result = PollResult()
     limits = httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers)
@@ -73,7 +75,9 @@ async def _poll(
             issued += 1
             await one(client, path)
 
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60.0) as client:
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=60.0, headers=headers
+    ) as client:
         # open every connection first, so the measurement starts warm
         warmup = (client.get(paths[i % len(paths)]) for i in range(pollers))
         await asyncio.gather(*warmup, return_exceptions=True)
@@ -160,6 +164,7 @@ def measure(
                     requests_total=total,
                     time_limit_s=limit_s,
                     interval_s=interval_s,
+                    headers=api_headers(setup),
                 )
             )
             figures.append(
