@@ -307,3 +307,15 @@ def test_engine_reports_the_ffmpeg_version(engine: FfmpegComposeEngine) -> None:
 
     assert re.match(r"n?\d", versions["ffmpeg"])
     assert versions["imageio-ffmpeg"]
+
+
+def test_without_an_nvidia_gpu_the_encoder_is_libx264_and_provenance_says_so() -> None:
+    from workers.engines.ffmpeg_compose import FfmpegComposeEngine
+    from workers.media.ffmpeg import H264Settings, nvenc_available
+
+    engine = FfmpegComposeEngine()
+    engine.load()
+    expected = "h264_nvenc" if nvenc_available() else "libx264"
+    assert engine.runtime_info() == {"video_encoder": expected}
+    nvenc = H264Settings(crf=21, encoder="h264_nvenc").args(fps=25)
+    assert nvenc[:2] == ["-c:v", "h264_nvenc"] and nvenc[nvenc.index("-cq") + 1] == "21"

@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import logging
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import ClassVar
 
 from workers.engines.base import Engine, PermanentEngineError
-from workers.media.ffmpeg import H264Settings, ffmpeg_exe, ffmpeg_version, run_ffmpeg
+from workers.media.ffmpeg import (
+    H264Settings,
+    ffmpeg_exe,
+    ffmpeg_version,
+    nvenc_available,
+    run_ffmpeg,
+)
 from workers.media.loudness import Loudness, measure_loudness, plan_normalisation
 from workers.media.probe import AudioStream, VideoStream, probe_media
 
@@ -74,6 +80,11 @@ class FfmpegComposeEngine(Engine):
 
     def load(self) -> None:
         ffmpeg_exe()
+        # re-encodes (burned captions, resizing) go to NVENC when the GPU has it
+        self.encoder = "h264_nvenc" if nvenc_available() else "libx264"
+
+    def runtime_info(self) -> dict[str, str]:
+        return {"video_encoder": getattr(self, "encoder", "libx264")}
 
     def library_versions(self) -> dict[str, str]:
         return {"ffmpeg": ffmpeg_version(), "imageio-ffmpeg": metadata.version("imageio-ffmpeg")}
@@ -97,6 +108,7 @@ class FfmpegComposeEngine(Engine):
                 or a poster time past the end.
             EngineError: ffmpeg failed.
         """
+        spec = replace(spec, h264=replace(spec.h264, encoder=getattr(self, "encoder", "libx264")))
         video, audio, video_s = _probe_inputs(video_path, audio_path)
         _check_aspect(video, spec)
         duration_s = _audio_duration_s(audio_path)

@@ -62,21 +62,34 @@ class H264Settings:
     profile: str = "high"
     gop_s: float = 2.0
 
+    encoder: str = "libx264"  # or "h264_nvenc" where nvenc_available()
+
     def args(self, *, fps: float) -> list[str]:
+        gop = ["-g", str(max(1, round(self.gop_s * fps)))]
+        if self.encoder == "h264_nvenc":
+            # NVENC has no CRF: constant-quality VBR at the same number, presets p1..p7
+            return [
+                "-c:v", "h264_nvenc", "-preset", "p5", "-rc", "vbr", "-cq", str(self.crf),
+                "-b:v", "0", "-profile:v", self.profile, "-pix_fmt", "yuv420p", *gop,
+            ]  # fmt: skip
         return [
-            "-c:v",
-            "libx264",
-            "-preset",
-            self.preset,
-            "-crf",
-            str(self.crf),
-            "-profile:v",
-            self.profile,
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            str(max(1, round(self.gop_s * fps))),
-        ]
+            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf),
+            "-profile:v", self.profile, "-pix_fmt", "yuv420p", *gop,
+        ]  # fmt: skip
+
+
+@cache
+def nvenc_available() -> bool:
+    """Whether this machine can encode H.264 on an NVIDIA GPU (tried, not guessed)."""
+    probe = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi",
+        "-i", "color=black:size=256x256:rate=25", "-frames:v", "2", "-c:v", "h264_nvenc",
+        "-f", "null", "-",
+    ]  # fmt: skip
+    try:
+        return subprocess.run(probe, capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 class FrameEncoder:
