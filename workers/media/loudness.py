@@ -97,9 +97,10 @@ def plan_normalisation(
             "the narration is silent or shorter than 0.4 s: its loudness cannot be measured"
         )
     gain_db = target_lufs - measured.integrated_lufs
-    if measured.true_peak_dbtp + gain_db <= true_peak_dbtp:
-        return _chain(gain_db, limit_dbfs=None)
     limit_dbfs = true_peak_dbtp - _LIMITER_MARGIN_DB
+    # the margin applies with or without the limiter: AAC adds its overshoot either way
+    if measured.true_peak_dbtp + gain_db <= limit_dbfs:
+        return _chain(gain_db, limit_dbfs=None)
     for _ in range(_MAX_CORRECTIONS):
         limited = measure_loudness(path=audio_path, audio_filter=_chain(gain_db, limit_dbfs))
         shortfall_lu = target_lufs - limited.integrated_lufs
