@@ -30,7 +30,9 @@ def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
     from producer.migrate import upgrade
     from producer.reconciler import Reconciler
 
-    upgrade(settings.resolved_database_url())
+    if settings.env == "dev":
+        # production runs `mediaq migrate` once (the migrations Job), not in every replica
+        upgrade(settings.resolved_database_url())
     app = create_app(settings)
     if with_reconciler:
         svc = app.state.services

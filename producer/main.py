@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from producer.api import artifacts, assets, batches, health, jobs, templates
+from producer.api import artifacts, assets, batches, health, jobs, metrics, templates
 from producer.api.deps import Services
 from producer.api.limits import BodySizeLimit
 from producer.api.problems import install_problem_handlers
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
-    for module in (batches, jobs, templates, artifacts, assets, health):
+    for module in (batches, jobs, templates, artifacts, assets, health, metrics):
         app.include_router(module.router)
 
     return app
