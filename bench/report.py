@@ -5,14 +5,19 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import statistics
 import sys
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+_ONLY = re.compile(r"--only (\w+)")
+# a partial run (--only) keeps the other rows; this line dates the run that measured those
+_KEPT_LINE = "- rows of the figures not in this command: kept from the run of "
 
 
 @dataclass
@@ -103,25 +108,101 @@ def machine_line() -> str:
     )
 
 
-def write_stdout(rows: list[Figure | Skipped], *, command: str, notes: list[str]) -> None:
+def write_stdout(
+    rows: list[Figure | Skipped], *, command: str, sections: Mapping[str, list[str]]
+) -> None:
     sys.stdout.write(f"\n{command}\n\n")
     sys.stdout.write(render_table(rows))
-    for note in notes:
-        sys.stdout.write(f"- {note}\n")
+    for title, notes in sections.items():
+        sys.stdout.write(f"\n{title}:\n")
+        for note in notes:
+            sys.stdout.write(f"- {note}\n")
     sys.stdout.flush()
+
+
+def figure_of_line(line: str) -> str | None:
+    """The figure name (`--only NAME`) in a table line's command column, if any."""
+    match = _ONLY.search(line.rsplit("|", 2)[-2]) if line.count("|") >= 2 else None
+    return match[1] if match else None
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What a partial run keeps from the BENCHMARKS.md it rewrites."""
+
+    full_run_date: str | None  # of the last run that measured every figure
+    table_lines: list[str]  # rows, without the header
+    sections: dict[str, list[str]]  # "## title" -> its lines
+
+
+def read_previous(path: Path) -> Previous:
+    """The date, table rows and note sections of an existing BENCHMARKS.md (empty if none)."""
+    if not path.exists():
+        return Previous(None, [], {})
+    date: str | None = None
+    full_run_date: str | None = None
+    rows: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("- date: ") and date is None:
+            date = line.removeprefix("- date: ")
+        elif line.startswith(_KEPT_LINE):
+            full_run_date = line.removeprefix(_KEPT_LINE).strip()
+        elif line.startswith("| ") and not line.startswith(("| figure |", "| --- |")):
+            rows.append(line)
+        elif line.startswith("## "):
+            current = sections.setdefault(line.removeprefix("## ").strip(), [])
+        elif current is not None and line.strip():
+            current.append(line)
+    return Previous(full_run_date or date, rows, sections)
 
 
 def write_markdown(
     rows: list[Figure | Skipped],
     *,
     command: str,
-    notes: list[str],
+    sections: Mapping[str, list[str]],
     services: list[str],
     elapsed_s: float,
+    figure_order: Sequence[str] = (),
+    kept_figures: Collection[str] = (),
     path: Path = BENCHMARKS_MD,
 ) -> None:
-    """Rewrite BENCHMARKS.md with the date, machine, command, table and notes."""
+    """Rewrite BENCHMARKS.md with the date, machine, command, table and note sections.
+
+    Args:
+        rows: this run's rows.
+        command: the command of this run.
+        sections: note sections by title ("Notes", "Media notes"), in order; an empty one
+            keeps the previous file's section of that title (when kept_figures is given).
+        services: lines about the services and the machine's load.
+        elapsed_s: how long the run took.
+        figure_order: figure names (as in `--only NAME`) in table order; rows of other
+            figures go last.
+        kept_figures: figures this run did not measure: their rows, and the note sections
+            this run does not write, are kept from the file as it was, so `--only NAME`
+            updates one figure without dropping the others.
+        path: the file to write.
+    """
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    previous = read_previous(path) if kept_figures else Previous(None, [], {})
+    kept_rows = [line for line in previous.table_lines if figure_of_line(line) in kept_figures]
+    table = render_table(rows).splitlines()
+    ranked = {name: index for index, name in enumerate(figure_order)}
+    body = sorted(
+        [*kept_rows, *table[2:]], key=lambda line: ranked.get(figure_of_line(line) or "", 999)
+    )
+    kept_line = [f"{_KEPT_LINE}{previous.full_run_date}"] if kept_rows else []
+    kept_sections = {
+        title: [line.removeprefix("- ") for line in lines]
+        for title, lines in previous.sections.items()
+    }
+    all_sections = {
+        title: notes or kept_sections.get(title, []) for title, notes in sections.items()
+    }
+    for title, notes in kept_sections.items():
+        all_sections.setdefault(title, notes)
     parts = [
         "# Benchmarks\n",
         "Written by `bench/` (`python -m bench.run`); do not edit by hand, run it again.\n",
@@ -129,10 +210,11 @@ def write_markdown(
         f"- machine: {machine_line()}",
         *[f"- {line}" for line in services],
         f"- command: `{command}` (took {elapsed_s:.0f} s)",
+        *kept_line,
         "",
-        render_table(rows),
-        "## Notes\n",
-        *[f"- {note}" for note in notes],
-        "",
+        "\n".join([*table[:2], *body]) + "\n",
     ]
+    for title, notes in all_sections.items():
+        if notes:
+            parts += [f"## {title}\n", *[f"- {note}" for note in notes], ""]
     path.write_text("\n".join(parts), encoding="utf-8")

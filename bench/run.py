@@ -1,9 +1,11 @@
-"""Entry point: `python -m bench.run [--quick] [--only accept|status|queue] [--embedded-only]`.
+"""Entry point: `python -m bench.run [--quick] [--only FIGURE] [--embedded-only] [--no-write]`.
 
-Runs each figure on the embedded default and on PostgreSQL + Redis (skipped with a note when they
-do not answer), prints the table and rewrites BENCHMARKS.md. Every server and worker it starts is
-stopped before it returns, also on errors. Exit status: 1 when a figure could not be measured, or
-(full run only) when a target was missed; `--quick` never fails on figures.
+FIGURE is one of accept, status, queue, media. Runs each figure on the embedded default and on
+PostgreSQL + Redis (skipped with a note when they do not answer; the media figure runs on the
+embedded default only), prints the table and rewrites BENCHMARKS.md (with `--only`, the other
+figures' rows and notes stay as they were). Every server and worker it starts is stopped before
+it returns, also on errors. Exit status: 1 when a figure could not be measured, or (full run
+only) when a target was missed; `--quick` never fails on figures.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from bench import accept, queue_overhead, status_reads
+from bench import accept, media, queue_overhead, status_reads
 from bench.processes import api_server
 from bench.report import Figure, Skipped, write_markdown, write_stdout
 from bench.setups import (
@@ -32,7 +34,10 @@ from bench.setups import (
     production_setup,
 )
 
-FIGURES = ("accept", "status", "queue")
+FIGURES = ("accept", "status", "queue", "media")
+SERVICE_FIGURES = frozenset({"accept", "status", "queue"})  # measured on both setups
+NOTES = "Notes"
+MEDIA_NOTES = "Media notes"
 Row = Figure | Skipped
 
 
@@ -132,6 +137,15 @@ def _queue_figures(setup: Setup, *, sizes: Sizes, quick: bool) -> list[Row]:
         )
 
 
+def _media_figures(setup: Setup, *, quick: bool, notes: list[str]) -> list[Row]:
+    _log(f"{setup.name}: media figures{' (quick sizes)' if quick else ''}")
+    result = media.measure(
+        setup, quick=quick, command=_command(quick=quick, only="media", only_embedded=False)
+    )
+    notes.extend(result.notes)
+    return list(result.rows)
+
+
 def _guarded(
     make_setup: Callable[[], AbstractContextManager[Setup]],
     measure: Callable[[Setup], Iterable[Row]],
@@ -179,10 +193,11 @@ def run(
     command = _command(quick=quick, only=only, only_embedded=only_embedded)
     rows: list[Row] = []
     notes: list[str] = []
+    media_notes: list[str] = []
     setups: list[tuple[str, Callable[[], AbstractContextManager[Setup]]]] = [
         (EMBEDDED, embedded_setup)
     ]
-    if not only_embedded:
+    if not only_embedded and selected & SERVICE_FIGURES:
         problem = check_production(postgres_url=postgres_url, redis_url=redis_url)
         if problem is None:
             setups.append(
@@ -196,7 +211,7 @@ def run(
             rows.extend(
                 Skipped(name, SETUP_LABELS[PRODUCTION], problem, command)
                 for name in FIGURES
-                if name in selected
+                if name in selected & SERVICE_FIGURES
             )
     for setup_name, make_setup in setups:
         if selected & {"accept", "status"}:
@@ -219,14 +234,30 @@ def run(
                     command=command,
                 )
             )
+        if "media" in selected and setup_name == EMBEDDED:
+            rows.extend(
+                _guarded(
+                    make_setup,
+                    lambda s: _media_figures(s, quick=quick, notes=media_notes),
+                    setup_name=setup_name,
+                    figure="media",
+                    command=_command(quick=quick, only="media", only_embedded=only_embedded),
+                )
+            )
     rows.sort(key=_row_order)
-    notes = _notes(sizes=sizes, quick=quick) + notes
-    write_stdout(rows, command=command, notes=notes)
+    if selected & SERVICE_FIGURES:
+        notes = _notes(sizes=sizes, quick=quick) + notes
+    if quick and media_notes:
+        media_notes.insert(0, "`--quick`: short media; the ratio targets are for the full sizes.")
+    sections = {NOTES: notes, MEDIA_NOTES: media_notes}
+    write_stdout(rows, command=command, sections=sections)
     if write:
         write_markdown(
             rows,
             command=command,
-            notes=notes,
+            sections=sections,
+            figure_order=FIGURES,
+            kept_figures=set(FIGURES) - selected,
             services=[
                 *_service_lines(postgres_url=postgres_url, redis_url=redis_url),
                 "load average (1 min) at start / end: "
@@ -239,6 +270,8 @@ def run(
 
 def _row_order(row: Row) -> tuple[int, int]:
     keys = ("accept", "publish", "GET", "queue", "noop")
+    if "--only media" in row.command or row.figure == "media":
+        return len(keys) + 1, 0  # media rows keep the order they were measured in
     figure_rank = next((i for i, key in enumerate(keys) if key in row.figure), len(keys))
     setup_rank = 0 if row.setup == SETUP_LABELS[EMBEDDED] else 1
     return figure_rank, setup_rank

@@ -26,7 +26,7 @@ class AnimateAnchor(Stage):
     Inputs: "audio" (the narration WAV; only its duration is used), "timings" (the tts
     timings JSON with "phonemes"), optional "portrait" (an image, for params.mode "photo").
     Item fields: "headline" (news) or "title" (products) for the lower third, "language",
-    "custom_id" (seeds blinks and sway).
+    "headline"/"title" (also seeds blinks and sway).
     Params (all optional): width (1280), height (720), fps (25), mode ("drawn" | "photo"),
     station ("mediaq news"), colors {primary, accent, background, text} and presenter
     {skin, hair, suit, shirt} as "#rrggbb", mouth_box and eye_boxes ([x, y, w, h] in
@@ -145,6 +145,9 @@ def item_title(item: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def item_seed(item: Mapping[str, Any]) -> int:
-    """A stable seed from the item's id (or its text), so re-runs blink the same."""
-    key = item.get("custom_id") or item.get("headline") or item.get("title") or ""
+    """A stable seed from the item's text, so re-runs blink the same.
+
+    Not from `custom_id`: the cache key leaves the id out, so the output must not depend on it.
+    """
+    key = item.get("headline") or item.get("title") or item.get("body") or ""
     return int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "big")
