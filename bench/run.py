@@ -304,11 +304,10 @@ def _notes(*, sizes: Sizes, quick: bool) -> list[str]:
         "(`complete_stage_run` stamps finished_at, `_advance_job` stamps queued_at); the commit "
         "and the publish itself happen after both, so they land in the next stage's send → start. "
         "finish → next start is the whole hop.",
-        "The embedded worker can die (`CRITICAL ... Unrecoverable error: JSONDecodeError`) when "
-        "it reads a message file that the publisher has created but not yet written: kombu's "
-        "filesystem transport opens the file, then locks and writes it, while the reader moves "
-        "and reads it without the lock (kombu issue #1551). The message is lost with it. The queue "
-        "bench then restarts the worker, leaves that job out and says so in the row.",
+        "kombu's stock filesystem transport let a worker read a message file that was created "
+        "but not yet written and die (kombu issue #1551); the embedded broker is now "
+        "producer/fs_broker.py (write then rename, claim by rename). Rows measured before that "
+        "fix say 'worker died'; the queue bench still restarts a dead worker and says so.",
         "Status rows say how much CPU the bench client itself used: on 2 cores, what the client "
         "takes the server does not get.",
         "The machine is shared and noisy: expect ±20% between runs.",
