@@ -20,11 +20,22 @@ from producer.crud import insert_ignoring_duplicates
 from producer.ids import utcnow
 from producer.lifecycle import ASSET_PREFIX, foreach_elements
 from producer.objectstore import ObjectStore, StoredObject
+from producer.objectstore.base import validate_media_type
 from schemas.api import BatchSpec
 from schemas.pipeline import PipelineTemplate
 from schemas.tables import Artifact, ArtifactOwner
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+MAX_MEDIA_TYPE_CHARS = 128  # the artifact.media_type column
+
+
+def is_storable_media_type(media_type: str) -> bool:
+    """Whether a client's Content-Type for an upload can be stored with it (type/subtype)."""
+    try:
+        validate_media_type(media_type)
+    except ValueError:
+        return False
+    return len(media_type) <= MAX_MEDIA_TYPE_CHARS
 
 
 def store_upload(*, store: ObjectStore, data: bytes, media_type: str) -> StoredObject:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,6 +19,7 @@ from schemas.pipeline import PipelineTemplate
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 CSV_TYPES = ("text/csv", "application/csv")
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 def invalid(detail: str, errors: list[dict[str, Any]] | None = None) -> ProblemError:
@@ -55,7 +57,8 @@ def parse_items(*, data: bytes, kind: str) -> list[dict[str, Any]]:
 
 def _parse_jsonl(text: str) -> list[dict[str, Any]]:
     items = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # not splitlines(): U+2028, U+0085 and friends are legal inside JSON strings
+    for number, line in enumerate(_LINE_END.split(text), start=1):
         if not line.strip():
             continue
         try:
@@ -65,6 +68,13 @@ def _parse_jsonl(text: str) -> list[dict[str, Any]]:
                 f"line {number} is not JSON: {error.msg}",
                 [{"field": f"line {number}", "detail": error.msg}],
             ) from None
+        except (RecursionError, ValueError):
+            # nested deeper than the parser's recursion, or an integer of over 4300 digits
+            detail = "nested too deeply, or a number with too many digits"
+            raise invalid(
+                f"line {number} is not usable JSON: {detail}",
+                [{"field": f"line {number}", "detail": detail}],
+            ) from None
         if not isinstance(item, dict):
             raise invalid(f"line {number} is not a JSON object")
         items.append(item)
@@ -72,14 +82,21 @@ def _parse_jsonl(text: str) -> list[dict[str, Any]]:
 
 
 def _parse_csv(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise invalid("the CSV file has no header row")
-    items = []
-    for row in reader:
-        if None in row:
-            raise invalid(f"CSV line {reader.line_num} has more cells than the header")
-        items.append({key: value for key, value in row.items() if value not in (None, "")})
+    # newline="": the csv module splits rows itself, so a bare \r or a quoted line break parses
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        if not reader.fieldnames:
+            raise invalid("the CSV file has no header row")
+        items = []
+        for row in reader:
+            if None in row:
+                raise invalid(f"CSV line {reader.line_num} has more cells than the header")
+            items.append({key: value for key, value in row.items() if value not in (None, "")})
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit() (131,072 characters)
+        line = reader.reader.line_num  # the DictReader's own count lags behind a failed row
+        raise invalid(
+            f"CSV line {line}: {error}", [{"field": f"line {line}", "detail": str(error)}]
+        ) from None
     return items
 
 

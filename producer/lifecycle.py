@@ -133,8 +133,16 @@ def validate_item(
     loc = f"items[{index}]"
     errors: list[dict[str, Any]] = []
     custom_id = item.get("custom_id")
-    if not isinstance(custom_id, str) or not custom_id.strip() or len(custom_id) > 256:
-        errors.append(_error(f"{loc}.custom_id", "a non-empty string of at most 256 characters"))
+    # no NUL: a PostgreSQL text column cannot hold one
+    if (
+        not isinstance(custom_id, str)
+        or not custom_id.strip()
+        or len(custom_id) > 256
+        or "\x00" in custom_id
+    ):
+        errors.append(
+            _error(f"{loc}.custom_id", "a non-empty string of at most 256 characters, without NUL")
+        )
     if not any(all(_has(item, key) for key in group) for group in template.required_fields):
         wanted = " or ".join("(" + ", ".join(group) + ")" for group in template.required_fields)
         missing = _missing_fields(template, item)

@@ -60,6 +60,8 @@ def _batch_view(
 
 
 def get_batch(*, session: Session, tenant_id: str, batch_id: str) -> Batch | None:
+    if "\x00" in batch_id:  # no such id, and PostgreSQL refuses NUL in a query parameter
+        return None
     return session.execute(
         select(Batch).where(Batch.id == batch_id, Batch.tenant_id == tenant_id)
     ).scalar_one_or_none()
@@ -134,10 +136,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """Raises ValueError for a cursor this API did not make."""
     raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     created, batch_id = raw.split("|", 1)
+    if "\x00" in batch_id:  # never made here, and PostgreSQL refuses NUL in a query parameter
+        raise ValueError("NUL in the cursor's batch id")
     return datetime.fromisoformat(created), batch_id
 
 
 def get_job(*, session: Session, tenant_id: str, job_id: str) -> Job | None:
+    if "\x00" in job_id:  # no such id, and PostgreSQL refuses NUL in a query parameter
+        return None
     return session.execute(
         select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id)
     ).scalar_one_or_none()

@@ -44,7 +44,12 @@ def _artifact(svc: Services, tenant: str, digest: str) -> Artifact:
 
 @router.get(
     "/{digest}",
-    responses={**PROBLEMS, 200: {"content": {"application/octet-stream": {}}}, 307: {}},
+    responses={
+        **PROBLEMS,
+        # the file, with the media type it was stored with (video/mp4, audio/wav, image/jpeg...)
+        200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+        307: {},
+    },
     response_class=Response,
 )
 def get_artifact(

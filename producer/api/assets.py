@@ -11,7 +11,12 @@ from starlette.concurrency import run_in_threadpool
 from producer.api.batches import PROBLEMS
 from producer.api.deps import Services, SubmitTenant, services
 from producer.api.problems import ProblemError
-from producer.assets import record_uploads, store_upload
+from producer.assets import (
+    MAX_MEDIA_TYPE_CHARS,
+    is_storable_media_type,
+    record_uploads,
+    store_upload,
+)
 
 
 class AssetStored(BaseModel):
@@ -27,7 +32,7 @@ router = APIRouter(prefix="/v1/assets", tags=["assets"])
     "",
     status_code=201,
     response_model=AssetStored,
-    responses=PROBLEMS,
+    responses={**PROBLEMS, 415: PROBLEMS[422]},  # 415: a Content-Type that is not type/subtype
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -49,6 +54,15 @@ async def upload_asset(
             errors=[{"field": "body", "detail": "empty"}],
         )
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0]
+    media_type = media_type.strip()
+    if not is_storable_media_type(media_type):
+        raise ProblemError(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"Content-Type must look like 'image/jpeg' (at most {MAX_MEDIA_TYPE_CHARS} "
+            f"characters), not {media_type[:200]!r}",
+        )
     stored = await run_in_threadpool(
         lambda: store_upload(store=svc.store, data=data, media_type=media_type)
     )

@@ -15,7 +15,13 @@ from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import ProblemError, not_found
-from producer.assets import owns_artifact, record_uploads, resolve_references, store_upload
+from producer.assets import (
+    is_storable_media_type,
+    owns_artifact,
+    record_uploads,
+    resolve_references,
+    store_upload,
+)
 from producer.crud import cancel_batch
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.intake import (
@@ -41,13 +47,17 @@ router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
-    for code in (404, 409, 413, 422, 503)
+    for code in (401, 403, 404, 409, 413, 422, 503)
 }
+# a body the API cannot read: a malformed multipart body (400), another media type (415)
+UPLOAD_PROBLEMS = {**PROBLEMS, 400: PROBLEMS[422], 415: PROBLEMS[422]}
 _UPLOAD_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/BatchSpec"}},
+            # inlined: no route declares BatchSpec as a model, so FastAPI never adds it to
+            # components and a $ref to it would dangle
+            "application/json": {"schema": BatchSpec.model_json_schema()},
             "application/x-ndjson": {"schema": {"type": "string"}},
             "text/csv": {"schema": {"type": "string"}},
             "multipart/form-data": {
@@ -60,6 +70,7 @@ _UPLOAD_DOC = {
                         "priority": {"type": "integer", "minimum": 0, "maximum": 9},
                         "metadata": {"type": "string", "description": "JSON object"},
                         "params": {"type": "string", "description": "JSON object"},
+                        "engines": {"type": "string", "description": "JSON object"},
                         "assets": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
@@ -77,7 +88,7 @@ _UPLOAD_DOC = {
     "",
     status_code=202,
     response_model=BatchAccepted,
-    responses=PROBLEMS,
+    responses=UPLOAD_PROBLEMS,
     openapi_extra=_UPLOAD_DOC,
     summary="Submit a batch (JSON body, or a JSONL/CSV file as body or multipart upload)",
 )
@@ -261,11 +272,28 @@ async def _read_multipart(request: Request) -> tuple[BatchSpec, list[UploadedFil
         for part in form.getlist("assets")
         if isinstance(part, UploadFile)
     ]
+    unstorable = [u for u in uploads if not is_storable_media_type(u.media_type)]
+    if unstorable:
+        raise invalid(
+            f"asset {unstorable[0].name[:120]!r} has a Content-Type that is not like 'image/jpeg'",
+            [
+                {
+                    "field": "assets",
+                    "detail": f"{u.name[:120]!r}: Content-Type {u.media_type[:120]!r}",
+                }
+                for u in unstorable
+            ],
+        )
     return spec, uploads
 
 
 def _spec(**fields: Any) -> BatchSpec:
-    body = json.dumps(fields).encode("utf-8")
+    try:
+        body = json.dumps(fields).encode("utf-8")
+    except RecursionError:  # an uploaded value that json.loads took but that nests too deeply
+        raise invalid(
+            "a value in the upload is nested too deeply", [{"field": "body", "detail": "too deep"}]
+        ) from None
     return parse_json_spec(body)
 
 
@@ -285,7 +313,7 @@ def _form_json(value: Any, *, field: str) -> Any:
         return {}
     try:
         return json.loads(value)
-    except (TypeError, json.JSONDecodeError):
+    except (TypeError, ValueError, RecursionError):  # also: too deep, or a 4300+ digit number
         raise invalid(
             f"{field} must be a JSON object", [{"field": field, "detail": "not JSON"}]
         ) from None
@@ -316,7 +344,8 @@ def get_batch_view(
     batch_id: str,
     svc: Annotated[Services, Depends(services)],
     tenant: ReadTenant,
-    jobs_offset: Annotated[int, Query(ge=0)] = 0,
+    # bounded: a larger OFFSET overflows the database's 64-bit integer (a 500, not a page)
+    jobs_offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     jobs_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
 ) -> BatchView:
     with svc.db.read_session() as session:

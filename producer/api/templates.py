@@ -13,7 +13,7 @@ from schemas.pipelines import builtin_templates
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
 
 
-@router.get("", response_model=list[PipelineTemplate])
+@router.get("", response_model=list[PipelineTemplate], responses=PROBLEMS)
 def list_templates(tenant: ReadTenant) -> list[PipelineTemplate]:
     return list(builtin_templates().values())
 
