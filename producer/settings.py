@@ -86,7 +86,8 @@ class Settings(BaseSettings):
             ValueError: outside dev without MEDIAQ_SECRET_KEY, or with a placeholder one.
         """
         if self.secret_key:
-            if self.env != "dev" and (len(self.secret_key) < 32 or "change" in self.secret_key.lower()):
+            is_placeholder = len(self.secret_key) < 32 or "change" in self.secret_key.lower()
+            if self.env != "dev" and is_placeholder:
                 raise ValueError("MEDIAQ_SECRET_KEY must be 32+ random characters outside dev")
             return self.secret_key.encode("utf-8")
         if self.env != "dev":
