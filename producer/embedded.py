@@ -18,6 +18,10 @@ from producer.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# set by start_worker_process: the pid of the process the worker must not outlive
+PARENT_PID_ENV = "_MEDIAQ_PARENT_PID"
+ORPHAN_GRACE_S = 30.0
+
 
 def _configure_logging() -> None:
     logging.basicConfig(
@@ -56,6 +60,7 @@ def run_worker(settings: Settings, *, queues: str, concurrency: int, is_gpu: boo
     """
     from workers.app import app
 
+    _exit_with_parent()
     if is_gpu:
         queues, pool = "gpu", "threads"
         processes = concurrency or max(2, settings.batch_max_size)
@@ -79,6 +84,29 @@ def run_worker(settings: Settings, *, queues: str, concurrency: int, is_gpu: boo
     )
 
 
+def _exit_with_parent() -> None:
+    """Stop this worker when the process that started it dies, even by SIGKILL.
+
+    An orphaned worker would go on taking tasks from a shared broker with settings nobody runs
+    any more (a deleted data folder, an old database) and fail them. Workers started by hand or
+    by Kubernetes have no such parent and are not watched.
+    """
+    raw = os.environ.pop(PARENT_PID_ENV, None)  # popped: pool children are not watchers
+    if not raw:
+        return
+    parent = int(raw)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.warning("parent process %d is gone: warm shutdown", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_S)
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="mediaq-parent-watch", daemon=True).start()
+
+
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process build the same settings as `settings`."""
     env = {
@@ -97,7 +125,7 @@ def start_worker_process(
     settings: Settings, *, queues: str = "cpu,gpu", concurrency: int = 0, is_gpu: bool = False
 ) -> subprocess.Popen[bytes]:
     """A `mediaq worker` child process with the same settings, logging to data_dir/worker.log."""
-    env = {**os.environ, **settings_env(settings)}
+    env = {**os.environ, **settings_env(settings), PARENT_PID_ENV: str(os.getpid())}
     log_path = settings.data_dir / ("gpu-worker.log" if is_gpu else "worker.log")
     command = ["worker", "--queues", queues, "--concurrency", str(concurrency)]
     with open(log_path, "ab") as log_file:

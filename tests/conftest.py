@@ -39,14 +39,16 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """URL of Redis database 15 (or the one MEDIAQ_TEST_REDIS_URL names), flushed before and after.
+    """URL of an idle Redis database (15 when idle), flushed before and after.
 
     The server is MEDIAQ_TEST_REDIS_URL, else 127.0.0.1:6379, else a throwaway redis-server.
+    A database named in MEDIAQ_TEST_REDIS_URL is used as it is.
     """
     with ExitStack() as stack:
         env_url = os.environ.get("MEDIAQ_TEST_REDIS_URL")
         server_url = _enter_service(stack, services.redis_server(env_url=env_url))
-        url = services.with_redis_db(server_url, db=services.REDIS_TEST_DB)
+        db = services.idle_redis_db(server_url, preferred=services.REDIS_TEST_DB)
+        url = services.with_redis_db(server_url, db=db)
         services.flush_redis(url=url)
         try:
             yield url

@@ -310,6 +310,26 @@ def with_redis_db(url: str, *, db: int) -> str:
     return parts._replace(path=f"/{db}").geturl()
 
 
+def idle_redis_db(url: str, *, preferred: int) -> int:
+    """`preferred`, unless another client is connected to it: then the highest idle database.
+
+    A consumer left over from an earlier run (an orphaned worker with a deleted data folder)
+    would take this run's tasks and fail them; a database nobody is connected to is ours alone.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=CONNECT_TIMEOUT_S)
+    try:
+        own = client.client_id()
+        busy = {int(c["db"]) for c in client.client_list() if int(c["id"]) != own}
+    finally:
+        client.close()
+    for db in (preferred, *range(15, 0, -1)):
+        if db not in busy:
+            return db
+    raise ServiceUnavailable(f"every Redis database at {url} has clients connected")
+
+
 def flush_redis(*, url: str) -> None:
     """FLUSHDB on the URL's database only: other databases on a shared server are not ours."""
     import redis

@@ -38,6 +38,21 @@ def test_redis_url_answers_ping_on_the_test_db(redis_url: str) -> None:
 
 
 @pytest.mark.redis
+def test_a_redis_database_with_another_client_connected_is_not_chosen(redis_url: str) -> None:
+    # Given a stranger (an orphaned worker, say) connected to database 7
+    server = redis_url.rsplit("/", 1)[0]
+    stranger = redis.Redis.from_url(f"{server}/7")
+    try:
+        stranger.ping()
+        # Then database 7 is not handed out
+        assert services.idle_redis_db(server, preferred=7) != 7
+    finally:
+        stranger.close()
+    # And once the stranger is gone, database 7 is idle again
+    assert services.idle_redis_db(server, preferred=7) == 7
+
+
+@pytest.mark.redis
 def test_throwaway_redis_server_starts_and_stops() -> None:
     binary = shutil.which("redis-server")
     if binary is None:
