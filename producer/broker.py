@@ -31,7 +31,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_hijack_root_logger": False,
-        "worker_send_task_events": False,
+        # task events let Flower and `celery events` watch a production deployment; Redis
+        # fans them out over PUBLISH, so with nobody listening they cost one command each
+        "worker_send_task_events": settings.celery_events and not settings.is_embedded_broker,
+        "task_send_sent_event": settings.celery_events and not settings.is_embedded_broker,
     }
     if settings.is_embedded_broker:
         config["broker_transport_options"] = _filesystem_options(settings)

@@ -23,10 +23,10 @@ PARENT_PID_ENV = "_MEDIAQ_PARENT_PID"
 ORPHAN_GRACE_S = 30.0
 
 
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _configure_logging(settings: Settings) -> None:
+    from producer.jsonlog import configure_logging
+
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
 
 def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
@@ -46,9 +46,10 @@ def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
 
 def serve_api(settings: Settings, *, host: str, port: int) -> None:
     """Run the API (with the reconciler) in the foreground."""
-    _configure_logging()
+    _configure_logging(settings)
     app = _build_app(settings, with_reconciler=True)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # log_config=None: uvicorn's loggers go through ours (JSON in production)
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
 
 
 def run_worker(settings: Settings, *, queues: str, concurrency: int, is_gpu: bool = False) -> None:
@@ -222,7 +223,7 @@ def embedded_system(settings: Settings, *, concurrency: int = 0) -> Iterator[Api
 
 def run_up(settings: Settings, *, host: str, port: int) -> None:
     """API in the foreground, a worker process beside it; Ctrl-C stops both."""
-    _configure_logging()
+    _configure_logging(settings)
     from producer.migrate import upgrade
 
     upgrade(settings.resolved_database_url())

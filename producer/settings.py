@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     retry_base_s: float = 2.0
     presign_expires_s: int = 300
     worker_concurrency: int = 0  # 0: one per CPU core
+    # json: one object per line with batch/job/stage ids, for log collectors; text: terminals
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    # Celery task events (task-sent/received/started/succeeded) for Flower; off in embedded mode
+    celery_events: bool = True
 
     # content credentials (C2PA): PEM certificate chain and private key; in dev, empty means
     # a local test chain is made under data_dir/c2pa on first use (`mediaq dev-cert`)

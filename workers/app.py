@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 
 from producer.broker import make_celery
 from producer.settings import get_settings
@@ -13,6 +13,15 @@ from workers.registry import check_registry
 app = make_celery(get_settings(), name="mediaq-worker")
 app.conf.include = ["workers.tasks"]
 check_registry()  # an unknown stage or engine fails here, at start, not halfway through a batch
+
+
+@setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    # a receiver here tells Celery to leave logging to us: same format as the API's
+    from producer.jsonlog import configure_logging
+
+    settings = get_settings()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
 
 @worker_process_init.connect

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from producer.broker import RUN_STAGE_TASK
+from producer.jsonlog import log_context
 from workers.app import app
 from workers.context import get_context
 from workers.runner import run_stage
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 @app.task(name=RUN_STAGE_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_stage_task(stage_run_id: str) -> str:
-    outcome = run_stage(stage_run_id, ctx=get_context(app))
-    log.info("stage run %s: %s %s", stage_run_id, outcome.status, outcome.detail)
+    with log_context(stage_run_id=stage_run_id):
+        outcome = run_stage(stage_run_id, ctx=get_context(app))
+        log.info("stage run %s: %s %s", stage_run_id, outcome.status, outcome.detail)
     return outcome.status
