@@ -19,6 +19,7 @@ from producer.crud import (
 )
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.ids import as_utc, utcnow
+from producer.jsonlog import bind_log_context
 from schemas.states import ErrorClass
 from schemas.tables import Artifact, ArtifactOwner, Batch, Job, Provenance, StageCache, StageRun
 from workers.cache_key import compute_cache_key
@@ -55,6 +56,7 @@ def run_stage(stage_run_id: str, *, ctx: WorkerContext) -> RunOutcome:
         snapshot = _snapshot(session=session, stage=stage) if stage else None
     if snapshot is None:
         return RunOutcome("skipped", stage_run_id, "not claimable (done, canceled or held)")
+    bind_log_context(batch_id=snapshot.batch_id, job_id=snapshot.job_id, stage=snapshot.name)
     if snapshot.attempts > snapshot.max_attempts:
         return _fail(ctx, snapshot, f"gave up after {snapshot.max_attempts} attempts", False)
     try:
