@@ -85,8 +85,9 @@ class MediaSystem:
         data_dir: an empty folder of the bench setup.
     """
 
-    def __init__(self, *, data_dir: Path) -> None:
+    def __init__(self, *, data_dir: Path, concurrency: int = 0) -> None:
         self.data_dir = data_dir
+        self.concurrency = concurrency  # prefork children; 0: one per core
         self._stack = ExitStack()
         self.http: httpx.Client | None = None
 
@@ -97,7 +98,7 @@ class MediaSystem:
         # explicit empty service URLs: the embedded default, whatever the environment says
         settings = Settings(data_dir=self.data_dir, database_url="", broker_url="", storage_url="")
         try:
-            api = self._stack.enter_context(embedded_system(settings))
+            api = self._stack.enter_context(embedded_system(settings, concurrency=self.concurrency))
             key = getattr(api, "api_key", "")  # API keys arrive with tenants; older APIs are open
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             self.http = self._stack.enter_context(

@@ -1,11 +1,11 @@
 """Entry point: `python -m bench.run [--quick] [--only FIGURE] [--embedded-only] [--no-write]`.
 
-FIGURE is one of accept, status, queue, media. Runs each figure on the embedded default and on
-PostgreSQL + Redis (skipped with a note when they do not answer; the media figure runs on the
-embedded default only), prints the table and rewrites BENCHMARKS.md (with `--only`, the other
-figures' rows and notes stay as they were). Every server and worker it starts is stopped before
-it returns, also on errors. Exit status: 1 when a figure could not be measured, or (full run
-only) when a target was missed; `--quick` never fails on figures.
+FIGURE is one of accept, status, queue, media, scale. Runs each figure on the embedded default
+and on PostgreSQL + Redis (skipped with a note when they do not answer; the media and scale
+figures run on the embedded default only), prints the table and rewrites BENCHMARKS.md (with
+`--only`, the other figures' rows and notes stay as they were). Every server and worker it
+starts is stopped before it returns, also on errors. Exit status: 1 when a figure could not be
+measured, or (full run only) when a target was missed; `--quick` never fails on figures.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
-from bench import accept, media, queue_overhead, status_reads
+from bench import accept, media, queue_overhead, scale, status_reads
 from bench.processes import api_server
 from bench.report import Figure, Skipped, write_markdown, write_stdout
 from bench.setups import (
@@ -34,7 +34,7 @@ from bench.setups import (
     production_setup,
 )
 
-FIGURES = ("accept", "status", "queue", "media")
+FIGURES = ("accept", "status", "queue", "media", "scale")
 SERVICE_FIGURES = frozenset({"accept", "status", "queue"})  # measured on both setups
 NOTES = "Notes"
 MEDIA_NOTES = "Media notes"
@@ -146,6 +146,15 @@ def _media_figures(setup: Setup, *, quick: bool, notes: list[str]) -> list[Row]:
     return list(result.rows)
 
 
+def _scale_figures(setup: Setup, *, quick: bool) -> list[Row]:
+    _log(f"{setup.name}: scale figures{' (quick sizes)' if quick else ''}")
+    return list(
+        scale.measure(
+            setup, quick=quick, command=_command(quick=quick, only="scale", only_embedded=False)
+        )
+    )
+
+
 def _guarded(
     make_setup: Callable[[], AbstractContextManager[Setup]],
     measure: Callable[[Setup], Iterable[Row]],
@@ -244,6 +253,16 @@ def run(
                     command=_command(quick=quick, only="media", only_embedded=only_embedded),
                 )
             )
+        if "scale" in selected and setup_name == EMBEDDED:
+            rows.extend(
+                _guarded(
+                    make_setup,
+                    lambda s: _scale_figures(s, quick=quick),
+                    setup_name=setup_name,
+                    figure="scale",
+                    command=_command(quick=quick, only="scale", only_embedded=only_embedded),
+                )
+            )
     rows.sort(key=_row_order)
     if selected & SERVICE_FIGURES:
         notes = _notes(sizes=sizes, quick=quick) + notes
@@ -272,6 +291,8 @@ def _row_order(row: Row) -> tuple[int, int]:
     keys = ("accept", "publish", "GET", "queue", "noop")
     if "--only media" in row.command or row.figure == "media":
         return len(keys) + 1, 0  # media rows keep the order they were measured in
+    if "--only scale" in row.command or row.figure == "scale":
+        return len(keys) + 2, 0
     figure_rank = next((i for i, key in enumerate(keys) if key in row.figure), len(keys))
     setup_rank = 0 if row.setup == SETUP_LABELS[EMBEDDED] else 1
     return figure_rank, setup_rank

@@ -13,7 +13,7 @@ from bench.run import run
 pytestmark = pytest.mark.timeout(900)
 
 # counts of things that should not happen, and a lag: 0 is the best value, not a failure
-ZERO_IS_A_RESULT = frozenset({"violations", "max_abs_lag_frames", "max_deviation_lu"})
+ZERO_IS_A_RESULT = frozenset({"violations", "max_abs_lag_frames", "max_deviation_lu", "spread"})
 MEDIA_FIGURES = (
     "news_anchor 10 s job",
     "news_anchor stages",
@@ -54,6 +54,9 @@ def test_quick_bench_measures_every_embedded_figure(quick_rows: list[Figure | Sk
     measured = " ".join(row.figure for row in quick_rows)
     for figure in ("accept", "publish", "GET /v1/batches", "GET /v1/jobs", "send → start"):
         assert figure in measured
+    for figure in ("one vs two worker processes", "peak memory per CPU worker", "re-submitting"):
+        assert figure in measured
+    assert "growth: time per voiceover job at 5 / 10 / 20 jobs" in measured
 
 
 def test_quick_media_bench_measures_speed_sync_captions_loudness_and_upscale(
