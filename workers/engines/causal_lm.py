@@ -35,7 +35,12 @@ from workers.engines.neural.device import (
     resolve_device,
     torch_backend,
 )
-from workers.engines.neural.weights import digest_path, pretrained_kwargs, require_local_path
+from workers.engines.neural.weights import (
+    LocalWeights,
+    digest_path,
+    pretrained_kwargs,
+    require_local_path,
+)
 from workers.engines.script_prompt import Prompt, build_prompt, source_text
 from workers.speech import parse_language, rewrite_for_speech
 from workers.speech.script_check import ScriptRejected, check_script_text
@@ -74,7 +79,7 @@ class Generation:
     max_new_tokens: int
 
 
-class CausalLMEngine(Engine):
+class CausalLMEngine(LocalWeights, Engine):
     """Writes anchor and product scripts with a local causal language model.
 
     Args:
@@ -99,14 +104,6 @@ class CausalLMEngine(Engine):
         self._runtime: RuntimeInfo | None = None
         self._model: Any = None
         self._tokenizer: Any = None
-
-    @property
-    def model_id(self) -> str | None:
-        return self._path.name if self._path else None
-
-    @property
-    def model_digest(self) -> str | None:
-        return self._digest
 
     @property
     def runtime(self) -> RuntimeInfo:

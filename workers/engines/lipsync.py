@@ -12,9 +12,7 @@ in this process, from any job, are stacked into batches of up to `batch_max_size
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,7 +24,12 @@ from workers.anchor.render import AnchorRequest
 from workers.engines.base import Engine, EngineError, PermanentEngineError
 from workers.engines.neural.config import NeuralConfig, neural_config_from_settings
 from workers.engines.neural.device import RuntimeInfo
-from workers.engines.neural.weights import digest_path, require_local_path
+from workers.engines.neural.weights import (
+    LocalWeights,
+    digest_path,
+    library_versions,
+    require_local_path,
+)
 from workers.media.ffmpeg import ffmpeg_version
 
 SETTING = "MEDIAQ_LIPSYNC_WEIGHTS"
@@ -35,7 +38,7 @@ OPT_BATCH = 8
 _Request = tuple[np.ndarray, np.ndarray]  # one frame: (mel (1, 80, 16), face (6, 96, 96))
 
 
-class LipSyncEngine(Engine):
+class LipSyncEngine(LocalWeights, Engine):
     """Renders lip-synced anchor videos with a user-supplied network; one per worker process.
 
     Args:
@@ -57,14 +60,6 @@ class LipSyncEngine(Engine):
         self._digest: str | None = None
         self._runner: Any = None
         self._batcher: Any = None
-
-    @property
-    def model_id(self) -> str | None:
-        return self._path.name if self._path else None
-
-    @property
-    def model_digest(self) -> str | None:
-        return self._digest
 
     @property
     def runtime(self) -> RuntimeInfo:
@@ -111,10 +106,7 @@ class LipSyncEngine(Engine):
         return self.runtime.as_dict() if self._runner is not None else {}
 
     def library_versions(self) -> dict[str, str]:
-        libraries = ("torch", "numpy", "opencv-python-headless")
-        versions = {lib: metadata.version(lib) for lib in libraries}
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions["tensorrt"] = metadata.version("tensorrt")
+        versions = library_versions("torch", "numpy", "opencv-python-headless")
         versions["ffmpeg"] = ffmpeg_version()
         return versions
 

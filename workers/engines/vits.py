@@ -20,11 +20,9 @@ check, else torch; the rest of the model runs in torch.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -33,7 +31,13 @@ import numpy as np
 from workers.engines.base import Engine, EngineError, PermanentEngineError
 from workers.engines.neural.config import NeuralConfig, neural_config_from_settings
 from workers.engines.neural.device import RuntimeInfo
-from workers.engines.neural.weights import digest_path, pretrained_kwargs, require_local_path
+from workers.engines.neural.weights import (
+    LocalWeights,
+    digest_path,
+    library_versions,
+    pretrained_kwargs,
+    require_local_path,
+)
 from workers.speech import UnsupportedLanguageError
 from workers.speech.char_timing import CharTime, align_characters, spread_characters
 from workers.speech.sentences import split_sentences
@@ -92,7 +96,7 @@ class _Sentence:
     is_aligned: bool
 
 
-class VitsEngine(Engine):
+class VitsEngine(LocalWeights, Engine):
     """Text to speech with a local VITS/MMS model; one instance per worker process.
 
     Args:
@@ -118,14 +122,6 @@ class VitsEngine(Engine):
         self._decoder: Any = None  # a ModelRunner, or None to run model.decoder in torch
         self._runtime: RuntimeInfo | None = None
         self._device = "cpu"
-
-    @property
-    def model_id(self) -> str | None:
-        return self._path.name if self._path else None
-
-    @property
-    def model_digest(self) -> str | None:
-        return self._digest
 
     @property
     def runtime(self) -> RuntimeInfo:
@@ -173,10 +169,7 @@ class VitsEngine(Engine):
         return self._runtime.as_dict() if self._runtime is not None else {}
 
     def library_versions(self) -> dict[str, str]:
-        versions = {lib: metadata.version(lib) for lib in ("torch", "transformers")}
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions["tensorrt"] = metadata.version("tensorrt")
-        return versions
+        return library_versions("torch", "transformers")
 
     def _configured_dir(self) -> Path | str | None:
         if self._model_dir is not None:

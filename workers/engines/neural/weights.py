@@ -7,9 +7,11 @@ for transformers are opened with local_files_only=True, so no hub request is eve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,3 +125,29 @@ def _unwrap(checkpoint: Any) -> dict[str, torch.Tensor]:
         if isinstance(inner, Mapping):
             return dict(inner)
     return dict(checkpoint)
+
+
+class LocalWeights:
+    """model_id and model_digest of an engine whose weights sit at one local path.
+
+    Mixed in before Engine; the engine's load() sets `_path` and `_digest`.
+    """
+
+    _path: Path | None = None
+    _digest: str | None = None
+
+    @property
+    def model_id(self) -> str | None:
+        return self._path.name if self._path else None
+
+    @property
+    def model_digest(self) -> str | None:
+        return self._digest
+
+
+def library_versions(*required: str) -> dict[str, str]:
+    """Installed versions of `required`, plus tensorrt when it is installed."""
+    versions = {lib: metadata.version(lib) for lib in required}
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        versions["tensorrt"] = metadata.version("tensorrt")
+    return versions
