@@ -37,8 +37,12 @@ def log_context(**ids: str | None) -> Iterator[None]:
 
 
 def bind_log_context(**ids: str | None) -> None:
-    """Add ids for the rest of the enclosing `log_context` block (which undoes them on exit)."""
-    _context.set({**_ids(), **{k: v for k, v in ids.items() if v}})
+    """Add ids for the rest of the enclosing `log_context` block (which undoes them on exit).
+
+    Outside any block it does nothing: ids set there would outlive the work they describe.
+    """
+    if _context.get() is not None:
+        _context.set({**_ids(), **{k: v for k, v in ids.items() if v}})
 
 
 def _ids() -> dict[str, str]:

@@ -52,6 +52,7 @@ def test_json_lines_carry_the_ids_of_the_enclosing_work(json_stream: io.StringIO
                 raise ValueError("bad frame")
             except ValueError:
                 logger.exception("failed")
+    bind_log_context(job_id="j2")  # outside any block: ignored, or it would leak
     logger.info("outside")
 
     inside, failed, outside = lines(json_stream)
