@@ -126,6 +126,10 @@ def figure_of_line(line: str) -> str | None:
     return match[1] if match else None
 
 
+# note sections of BENCHMARKS.md written from elsewhere: the figures of a tests/fault run
+FOREIGN_SECTIONS = ("Fault injection",)
+
+
 @dataclass(frozen=True)
 class Previous:
     """What a partial run keeps from the BENCHMARKS.md it rewrites."""
@@ -149,7 +153,11 @@ def read_previous(path: Path) -> Previous:
             date = line.removeprefix("- date: ")
         elif line.startswith(_KEPT_LINE):
             full_run_date = line.removeprefix(_KEPT_LINE).strip()
-        elif line.startswith("| ") and not line.startswith(("| figure |", "| --- |")):
+        elif (
+            line.startswith("| ")
+            and current is None  # a table inside a note section (Fault injection) is its own
+            and not line.startswith(("| figure |", "| --- |"))
+        ):
             rows.append(line)
         elif line.startswith("## "):
             current = sections.setdefault(line.removeprefix("## ").strip(), [])
@@ -186,7 +194,10 @@ def write_markdown(
         path: the file to write.
     """
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    previous = read_previous(path) if kept_figures else Previous(None, [], {})
+    on_file = read_previous(path)
+    # a full run rewrites everything but the sections other tools fill (tests/fault)
+    own = {title: lines for title, lines in on_file.sections.items() if title in FOREIGN_SECTIONS}
+    previous = on_file if kept_figures else Previous(None, [], own)
     kept_rows = [line for line in previous.table_lines if figure_of_line(line) in kept_figures]
     table = render_table(rows).splitlines()
     ranked = {name: index for index, name in enumerate(figure_order)}
@@ -195,7 +206,7 @@ def write_markdown(
     )
     kept_line = [f"{_KEPT_LINE}{previous.full_run_date}"] if kept_rows else []
     kept_sections = {
-        title: [line.removeprefix("- ") for line in lines]
+        title: [line if line.startswith("|") else line.removeprefix("- ") for line in lines]
         for title, lines in previous.sections.items()
     }
     all_sections = {
@@ -216,5 +227,7 @@ def write_markdown(
     ]
     for title, notes in all_sections.items():
         if notes:
-            parts += [f"## {title}\n", *[f"- {note}" for note in notes], ""]
+            # table lines (the fault-injection figures) are kept as they are, notes as bullets
+            lines = [note if note.startswith("|") else f"- {note}" for note in notes]
+            parts += [f"## {title}\n", *lines, ""]
     path.write_text("\n".join(parts), encoding="utf-8")

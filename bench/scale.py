@@ -63,6 +63,11 @@ class NewsRun:
     first: BatchRun
     again: BatchRun | None
     peak_rss_mb: list[float]  # one per worker process (prefork child)
+    cpu_s: float  # worker processes and their ffmpeg children, during `first`
+
+    @property
+    def cores_busy(self) -> float:
+        return self.cpu_s / self.first.wall_s
 
 
 def _wait_batch(
@@ -98,6 +103,17 @@ def _descendants(pid: int, children: Mapping[int, list[int]]) -> Iterator[int]:
         yield from _descendants(child, children)
 
 
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system time of the processes and their reaped children (ffmpeg), in seconds."""
+    import os
+
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     """The process's resident-set high-water mark (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -125,14 +141,17 @@ def news_run(setup: Setup, *, processes: int, sizes: ScaleSizes, again: bool) ->
         _wait_batch(system, ids, submitted_at=at, timeout_s=sizes.timeout_s)
         params = {"script": dict(sizes.news_script)}
         items = inputs.all_news_items(tag=f"scale{processes}")[: sizes.articles]
+        pool = worker_children(os.getpid())
+        cpu_before = cpu_seconds(pool)
         ids, at = system.submit_items(template="news_anchor", items=items, params=params)
         first = _wait_batch(system, ids, submitted_at=at, timeout_s=sizes.timeout_s)
-        peaks = [peak_rss_mb(pid) for pid in worker_children(os.getpid())]
+        cpu_s = cpu_seconds(pool) - cpu_before
+        peaks = [peak_rss_mb(pid) for pid in pool]
         second = None
         if again:
             ids, at = system.submit_items(template="news_anchor", items=items, params=params)
             second = _wait_batch(system, ids, submitted_at=at, timeout_s=sizes.timeout_s)
-    return NewsRun(processes=processes, first=first, again=second, peak_rss_mb=peaks)
+    return NewsRun(processes=processes, first=first, again=second, peak_rss_mb=peaks, cpu_s=cpu_s)
 
 
 def growth_runs(setup: Setup, *, sizes: ScaleSizes) -> list[BatchRun]:
@@ -169,8 +188,9 @@ def _scaling_figure(setup: Setup, one: NewsRun, two: NewsRun, command: str) -> F
     ratio = two.first.per_minute / one.first.per_minute
     value = (
         f"**{ratio:.2f}x**: 1 process {one.first.per_minute:.1f} jobs/min "
-        f"({one.first.wall_s:.1f} s for {one.first.jobs}), 2 processes "
-        f"{two.first.per_minute:.1f} jobs/min ({two.first.wall_s:.1f} s)"
+        f"({one.first.wall_s:.1f} s for {one.first.jobs}, {one.cores_busy:.2f} cores busy), "
+        f"2 processes {two.first.per_minute:.1f} jobs/min ({two.first.wall_s:.1f} s, "
+        f"{two.cores_busy:.2f} cores busy) on {_cores()} cores"
     )
     return Figure(
         figure=f"one vs two worker processes, {one.first.jobs} sample articles (news_anchor)",
@@ -180,11 +200,19 @@ def _scaling_figure(setup: Setup, one: NewsRun, two: NewsRun, command: str) -> F
         command=command,
         numbers={
             "ratio": ratio,
+            "one_cores_busy": one.cores_busy,
+            "two_cores_busy": two.cores_busy,
             "one_per_min": one.first.per_minute,
             "two_per_min": two.first.per_minute,
         },
         is_met=ratio >= TARGET_SCALING,
     )
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
 
 
 def _memory_figure(setup: Setup, one: NewsRun, two: NewsRun, command: str) -> Figure:

@@ -46,10 +46,20 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "priority_steps": list(range(10)),
             "sep": ":",
             "queue_order_strategy": "priority",
-            # longer than any stage: a stage lease in the database handles redelivery
-            "visibility_timeout": 4 * 3600,
+            # a redelivered message of a stage still running finds its lease held and is
+            # dropped (runner.run_stage), so a stage longer than this still runs once
+            "visibility_timeout": settings.broker_visibility_timeout_s,
+            # kombu looks for messages past the timeout every interval x throttle seconds
+            # (100 s by default): keep that well under the timeout
+            "unacked_restore_interval": _restore_interval_s(settings.broker_visibility_timeout_s),
+            "unacked_restore_throttle": 1,
         }
     return config
+
+
+def _restore_interval_s(visibility_timeout_s: float) -> int:
+    """Seconds between kombu's sweeps for unacknowledged messages: 1 to 60, a quarter timeout."""
+    return int(min(60.0, max(1.0, visibility_timeout_s / 4)))
 
 
 def _filesystem_options(settings: Settings) -> dict[str, Any]:

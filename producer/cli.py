@@ -57,6 +57,15 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_worker(_settings(args), queues=args.queues, concurrency=args.concurrency, is_gpu=args.gpu)
 
 
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    from producer.jsonlog import configure_logging
+    from producer.scheduler import run_scheduler
+
+    settings = _settings(args)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    run_scheduler(settings)
+
+
 def cmd_up(args: argparse.Namespace) -> None:
     from producer.embedded import run_up
 
@@ -151,6 +160,8 @@ def cmd_keys_create(args: argparse.Namespace) -> None:
                 scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
                 name=args.name,
                 secret=settings.resolved_secret_key(),
+                rate_per_s=args.rate,
+                max_jobs=args.max_jobs,
             )
     except ValueError as error:
         raise CliError(str(error)) from None
@@ -169,9 +180,10 @@ def cmd_keys_list(args: argparse.Namespace) -> None:
             rows = list_keys(session=session, tenant_id=args.tenant)
             for row in rows:
                 state = "revoked" if row.revoked_at else "active"
+                limits = f"rate={row.rate_per_s or '-'}/s max-jobs={row.max_jobs or '-'}"
                 say(
                     f"{row.id}  {row.tenant_id:<20} {','.join(row.scopes):<20} "
-                    f"{state:<8} {row.name}"
+                    f"{state:<8} {limits:<28} {row.name}"
                 )
     finally:
         db.dispose()
@@ -244,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--gpu", action="store_true", help="consume only the gpu queue, threads sharing the models"
     )
     data_dir(worker)
+    scheduler = add(
+        "scheduler", cmd_scheduler, "fire scheduled drops (any number may run: each run fires once)"
+    )
+    data_dir(scheduler)
     demo = add("demo", cmd_demo, "run the sample batches end to end and print the outputs")
     demo.add_argument("--file", help="a JSONL/CSV of items instead of the sample batches")
     demo.add_argument("--template", help="template for --file (default news_anchor)")
@@ -276,6 +292,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--scopes", default="submit,read", help="comma-separated: submit,read,admin"
     )
     create.add_argument("--name", default="", help="a label for the key")
+    create.add_argument(
+        "--rate",
+        type=float,
+        help="submissions per second for this key, reads 10x (default MEDIAQ_SUBMIT_RATE_PER_S)",
+    )
+    create.add_argument(
+        "--max-jobs",
+        type=int,
+        help="unfinished jobs the tenant may have (default MEDIAQ_MAX_UNFINISHED_JOBS)",
+    )
     listing = keys.add_parser("list", help="keys and their state (never the keys themselves)")
     listing.set_defaults(handler=cmd_keys_list)
     listing.add_argument("--tenant")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from producer.dispatch import StageMessage
+from producer.events import JobChange, record_job_changes, record_jobs_moved
 from producer.ids import utcnow
 from producer.lifecycle import downstream_names, job_state, ready_stage_names
 from schemas.states import (
@@ -54,10 +55,17 @@ def claim_stage_run(
     if not claimed:
         return None
     stage = session.get(StageRun, stage_run_id)
-    session.execute(
+    is_started = session.execute(
         update(Job)
         .where(Job.id == stage.job_id, Job.state == JobState.QUEUED)
         .values(state=JobState.RUNNING, started_at=now)
+    ).rowcount
+    _record_stage_change(
+        session=session,
+        job_id=stage.job_id,
+        stage_kind=stage.kind,
+        stage_state=StageState.RUNNING,
+        previous_state=JobState.QUEUED if is_started else None,
     )
     return stage
 
@@ -153,10 +161,12 @@ def complete_stage_run(
             .where(StageCache.cache_key == cache_key)
             .values(hits=StageCache.hits + 1)
         )
-    job_id = session.execute(
-        select(StageRun.job_id).where(StageRun.id == stage_run_id)
-    ).scalar_one()
-    return _advance_job(session=session, job_id=job_id)
+    job_id, kind = session.execute(
+        select(StageRun.job_id, StageRun.kind).where(StageRun.id == stage_run_id)
+    ).one()
+    return _advance_job(
+        session=session, job_id=job_id, stage_kind=kind, stage_state=StageState.SUCCEEDED
+    )
 
 
 def fail_stage_run(
@@ -196,10 +206,23 @@ def fail_stage_run(
         return None
     stage = session.get(StageRun, stage_run_id)
     if is_retry:
+        _record_stage_change(
+            session=session,
+            job_id=stage.job_id,
+            stage_kind=stage.kind,
+            stage_state=StageState.QUEUED,
+            previous_state=None,
+        )
         priority = _job_priority(session=session, job_id=stage.job_id)
         return [StageMessage(stage.id, stage.queue, priority, countdown_s=retry_in_s)]
     _cancel_downstream(session=session, stage=stage)
-    return _advance_job(session=session, job_id=stage.job_id)
+    return _advance_job(
+        session=session,
+        job_id=stage.job_id,
+        stage_kind=stage.kind,
+        stage_state=StageState.FAILED,
+        error_class=error_class,
+    )
 
 
 def _cancel_downstream(*, session: Session, stage: StageRun) -> None:
@@ -228,8 +251,68 @@ def _job_priority(*, session: Session, job_id: str) -> int:
     ).scalar_one()
 
 
-def _advance_job(*, session: Session, job_id: str) -> list[StageMessage]:
-    """Queue the stages whose inputs are all ready and refresh the job's derived state."""
+def queue_ready_stages(*, session: Session, job_id: str) -> list[StageMessage]:
+    """Queue the job's pending stages whose inputs are ready and refresh its state.
+
+    Returns:
+        Messages to send after commit.
+    """
+    return _advance_job(session=session, job_id=job_id)
+
+
+class _JobFacts(NamedTuple):
+    state: str
+    batch_id: str
+    tenant_id: str
+    custom_id: str
+
+
+def _job_facts(*, session: Session, job_id: str) -> _JobFacts:
+    row = session.execute(
+        select(Job.state, Job.batch_id, Job.tenant_id, Job.custom_id).where(Job.id == job_id)
+    ).one()
+    return _JobFacts(*row)
+
+
+def _record_stage_change(
+    *,
+    session: Session,
+    job_id: str,
+    stage_kind: str | None,
+    stage_state: str | None,
+    previous_state: str | None,
+    error_class: str | None = None,
+    facts: _JobFacts | None = None,
+) -> None:
+    """Events for one job whose stage moved (previous_state None: the job's state did not)."""
+    facts = facts or _job_facts(session=session, job_id=job_id)
+    change = JobChange(
+        job_id=job_id,
+        batch_id=facts.batch_id,
+        tenant_id=facts.tenant_id,
+        custom_id=facts.custom_id,
+        state=facts.state,
+        previous_state=previous_state or facts.state,
+        stage=stage_kind,
+        stage_state=stage_state,
+        error_class=error_class,
+    )
+    record_job_changes(session=session, changes=[change])
+
+
+def _advance_job(
+    *,
+    session: Session,
+    job_id: str,
+    stage_kind: str | None = None,
+    stage_state: str | None = None,
+    error_class: str | None = None,
+) -> list[StageMessage]:
+    """Queue the stages whose inputs are all ready and refresh the job's derived state.
+
+    Records the job's events when a stage moved (`stage_kind`) or the job's state changed.
+    """
+    before = _job_facts(session=session, job_id=job_id)
     rows = session.execute(
         select(
             StageRun.id, StageRun.name, StageRun.state, StageRun.depends_on, StageRun.queue
@@ -258,6 +341,17 @@ def _advance_job(*, session: Session, job_id: str) -> list[StageMessage]:
             finished_at=now if state in TERMINAL_JOB_STATES else None,
         )
     )
+    after = before._replace(state=before.state if before.state in TERMINAL_JOB_STATES else state)
+    if stage_kind is not None or after.state != before.state:
+        _record_stage_change(
+            session=session,
+            job_id=job_id,
+            stage_kind=stage_kind,
+            stage_state=stage_state,
+            previous_state=before.state,
+            error_class=error_class,
+            facts=after,
+        )
     return messages
 
 
@@ -285,12 +379,14 @@ def cancel_jobs(*, session: Session, job_ids: Iterable[str]) -> tuple[int, int]:
             lease_expires_at=None,
         )
     ).rowcount
-    jobs = session.execute(
+    canceled = session.execute(
         update(Job)
         .where(Job.id.in_(ids), Job.state.in_([JobState.QUEUED, JobState.RUNNING]))
         .values(state=JobState.CANCELED, finished_at=now)
-    ).rowcount
-    return jobs, stages
+        .returning(Job.id, Job.batch_id, Job.tenant_id, Job.custom_id)
+    ).all()
+    record_jobs_moved(session=session, rows=canceled, state=JobState.CANCELED)
+    return len(canceled), stages
 
 
 def cancel_batch(*, session: Session, batch_id: str) -> tuple[int, int]:
@@ -325,12 +421,33 @@ def stale_stage_runs(*, session: Session, queued_before_s: float, limit: int) ->
                 (StageRun.state == StageState.RUNNING) & (StageRun.lease_expires_at < now),
             )
         )
+        # earliest deadline first within a priority level, then submission order
+        .order_by(
+            Batch.priority.desc(),
+            Job.deadline.is_(None),
+            Job.deadline,
+            Job.created_at,
+            Job.position,
+        )
         .limit(limit)
     ).all()
     if rows:
+        ids = [r.id for r in rows]
         session.execute(
             update(StageRun)
-            .where(StageRun.id.in_([r.id for r in rows]), StageRun.state == StageState.QUEUED)
+            .where(StageRun.id.in_(ids), StageRun.state == StageState.QUEUED)
             .values(queued_at=now)
+        )
+        # A dead runner's stage goes back to `queued` with its lease released: re-sent once
+        # here and then treated as any queued stage, instead of once per pass until a worker
+        # is free to claim it; a runner that was only slow finds its lease gone at commit.
+        session.execute(
+            update(StageRun)
+            .where(
+                StageRun.id.in_(ids),
+                StageRun.state == StageState.RUNNING,
+                StageRun.lease_expires_at < now,
+            )
+            .values(state=StageState.QUEUED, queued_at=now, lease_owner=None, lease_expires_at=None)
         )
     return [StageMessage(r.id, r.queue, r.priority) for r in rows]

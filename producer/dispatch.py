@@ -38,6 +38,8 @@ def send_stage_runs(*, app: Celery, settings: Settings, messages: Iterable[Stage
                 app.send_task(
                     RUN_STAGE_TASK,
                     args=[message.stage_run_id],
+                    # the stage run id, so a cancel can revoke it without storing task ids
+                    task_id=message.stage_run_id,
                     queue=message.queue,
                     priority=broker_priority(message.priority, settings=settings),
                     countdown=message.countdown_s or None,

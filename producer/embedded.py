@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -33,6 +34,7 @@ def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
     from producer.main import create_app
     from producer.migrate import upgrade
     from producer.reconciler import Reconciler
+    from producer.webhooks.relay import WebhookRelay
 
     if settings.env == "dev":
         # production runs `mediaq migrate` once (the migrations Job), not in every replica
@@ -40,16 +42,36 @@ def _build_app(settings: Settings, *, with_reconciler: bool) -> object:
     app = create_app(settings)
     if with_reconciler:
         svc = app.state.services
-        Reconciler(db=svc.db, app=svc.celery, settings=settings).start()
+        # kept on the app so whoever stops the server stops it too (ApiThread.stop)
+        app.state.reconciler = Reconciler(db=svc.db, app=svc.celery, settings=settings)
+        app.state.reconciler.start()
+        # webhooks go out from every API process; replicas share the work through the database
+        app.state.webhook_relay = WebhookRelay(
+            db=svc.db, settings=settings, server_secret=svc.secret
+        )
+        app.state.webhook_relay.start()
     return app
 
 
-def serve_api(settings: Settings, *, host: str, port: int) -> None:
-    """Run the API (with the reconciler) in the foreground."""
+def serve_api(settings: Settings, *, host: str, port: int, with_scheduler: bool = False) -> None:
+    """Run the API (with the reconciler, and the scheduler if asked) in the foreground."""
     _configure_logging(settings)
     app = _build_app(settings, with_reconciler=True)
+    if with_scheduler:
+        _start_scheduler(app, settings)
     # log_config=None: uvicorn's loggers go through ours (JSON in production)
     uvicorn.run(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower())
+
+
+def _start_scheduler(app: Any, settings: Settings) -> None:
+    """Scheduled drops without an extra process (`mediaq up`); production: `mediaq scheduler`."""
+    from producer.scheduler import Scheduler
+
+    svc = app.state.services
+    app.state.scheduler = Scheduler(
+        db=svc.db, store=svc.store, celery=svc.celery, settings=settings
+    )
+    app.state.scheduler.start()
 
 
 def run_worker(settings: Settings, *, queues: str, concurrency: int, is_gpu: bool = False) -> None:
@@ -182,6 +204,8 @@ class ApiThread(threading.Thread):
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(name="mediaq-api", daemon=True)
         app = _build_app(settings, with_reconciler=True)
+        self.reconciler = app.state.reconciler  # type: ignore[attr-defined]
+        self.webhook_relay = app.state.webhook_relay  # type: ignore[attr-defined]
         self.api_key = local_api_key(settings)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning")
         self.server = uvicorn.Server(config)
@@ -203,6 +227,10 @@ class ApiThread(threading.Thread):
             time.sleep(0.05)
 
     def stop(self) -> None:
+        # a reconciler left running would go on polling (and re-sending into) a database and a
+        # broker its test or demo has since thrown away
+        self.reconciler.stop()
+        self.webhook_relay.stop()
         self.server.should_exit = True
         self.join(timeout=10)
 
@@ -237,6 +265,6 @@ def run_up(settings: Settings, *, host: str, port: int) -> None:
     worker = start_worker_process(settings)
     log.info("worker started (pid %d), log: %s", worker.pid, settings.data_dir / "worker.log")
     try:
-        serve_api(settings, host=host, port=port)
+        serve_api(settings, host=host, port=port, with_scheduler=True)
     finally:
         stop_process(worker)

@@ -12,10 +12,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from producer.api.problems import ProblemError, validation_errors
+from producer.deadlines import deadline_errors, parse_item_deadline
+from producer.finite import non_finite_fields
+from producer.ids import utcnow
 from producer.lifecycle import engine_override_errors, validate_item
 from producer.settings import Settings
 from schemas.api import BatchSpec
 from schemas.pipeline import PipelineTemplate
+from schemas.stage_params import param_errors
 
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 CSV_TYPES = ("text/csv", "application/csv")
@@ -28,12 +32,25 @@ def invalid(detail: str, errors: list[dict[str, Any]] | None = None) -> ProblemE
 
 def parse_json_spec(body: bytes) -> BatchSpec:
     try:
-        return BatchSpec.model_validate_json(body)
+        spec = BatchSpec.model_validate_json(body)
     except ValidationError as error:
         errors = validation_errors(error.errors(include_url=False))
         raise invalid(
             "; ".join(f"{e['field']}: {e['detail']}" for e in errors[:5]), errors
         ) from None
+    # JSON has no NaN or Infinity, but Python's and pydantic's parsers take them
+    fields = non_finite_fields(
+        {"items": spec.items, "metadata": spec.metadata, "params": spec.params}
+    )
+    if fields:
+        raise invalid(
+            f"{fields[0]}: NaN and Infinity are not JSON numbers",
+            [
+                {"field": field, "detail": "NaN or Infinity is not a JSON number"}
+                for field in fields
+            ],
+        )
+    return spec
 
 
 def parse_items(*, data: bytes, kind: str) -> list[dict[str, Any]]:
@@ -87,6 +104,7 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
     try:
         if not reader.fieldnames:
             raise invalid("the CSV file has no header row")
+        _check_unique_headers(list(reader.fieldnames))
         items = []
         for row in reader:
             if None in row:
@@ -98,6 +116,18 @@ def _parse_csv(text: str) -> list[dict[str, Any]]:
             f"CSV line {line}: {error}", [{"field": f"line {line}", "detail": str(error)}]
         ) from None
     return items
+
+
+def _check_unique_headers(headers: list[str]) -> None:
+    """A repeated column name would silently keep only its last cell: refuse it by name."""
+    seen: set[str] = set()
+    for header in headers:
+        if header in seen:
+            raise invalid(
+                f"the CSV header names column {header[:80]!r} twice",
+                [{"field": f"header.{header[:80]}", "detail": "duplicate column name"}],
+            )
+        seen.add(header)
 
 
 def file_kind(*, content_type: str, filename: str | None) -> str | None:
@@ -136,6 +166,7 @@ def check_spec(*, spec: BatchSpec, template: PipelineTemplate, settings: Setting
     engine_errors = engine_override_errors(template=template, engines=spec.engines)
     if engine_errors:
         raise invalid(f"bad engine override: {engine_errors[0]['detail']}", engine_errors)
+    _check_params_and_deadline(spec=spec, template=template)
     errors: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(spec.items):
@@ -144,6 +175,7 @@ def check_spec(*, spec: BatchSpec, template: PipelineTemplate, settings: Setting
                 template=template, item=item, index=index, max_text_chars=settings.max_text_chars
             )
         )
+        errors.extend(_item_deadline_errors(item=item, index=index))
         custom_id = item.get("custom_id")
         if isinstance(custom_id, str):
             if custom_id in seen:
@@ -158,6 +190,26 @@ def check_spec(*, spec: BatchSpec, template: PipelineTemplate, settings: Setting
             break
     if errors:
         raise invalid(f"{len(errors)} invalid item field(s); first: {errors[0]['field']}", errors)
+
+
+def _check_params_and_deadline(*, spec: BatchSpec, template: PipelineTemplate) -> None:
+    kinds = {node.name: node.kind for node in template.stages}
+    errors = deadline_errors(deadline=spec.deadline, field="deadline", now=utcnow())
+    for stage, params in spec.params.items():
+        errors.extend(param_errors(stage=stage, kind=kinds[stage], params=params))
+    if errors:
+        raise invalid(f"{errors[0]['field']}: {errors[0]['detail']}", errors)
+
+
+def _item_deadline_errors(*, item: dict[str, Any], index: int) -> list[dict[str, Any]]:
+    if item.get("deadline") is None:
+        return []
+    field = f"items[{index}].deadline"
+    try:
+        deadline = parse_item_deadline(item["deadline"])
+    except ValueError as error:
+        return [{"field": field, "detail": str(error)}]
+    return deadline_errors(deadline=deadline, field=field, now=utcnow())
 
 
 def spec_digest(spec: BatchSpec) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ class Principal:
     tenant_id: str
     key_id: str
     scopes: frozenset[str]
+    rate_per_s: float | None = None  # None: the settings' default
+    max_jobs: int | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
@@ -39,13 +42,28 @@ def hash_key(*, key: str, secret: bytes) -> str:
 
 
 def create_key(
-    *, session: Session, tenant_id: str, scopes: list[str], name: str, secret: bytes
+    *,
+    session: Session,
+    tenant_id: str,
+    scopes: list[str],
+    name: str,
+    secret: bytes,
+    rate_per_s: float | None = None,
+    max_jobs: int | None = None,
 ) -> tuple[str, str]:
     """Store a new key; return (key id, the key itself — shown once, never stored).
 
+    Args:
+        rate_per_s: submissions per second for this key (reads get 10x); None: the default.
+        max_jobs: unfinished jobs the tenant may have when submitting with this key.
+
     Raises:
-        ValueError: an unknown scope or an empty tenant.
+        ValueError: an unknown scope, an empty tenant, or a limit that is not positive.
     """
+    if (rate_per_s is not None and not 0 < rate_per_s < math.inf) or (
+        max_jobs is not None and max_jobs < 1
+    ):
+        raise ValueError("--rate and --max-jobs must be positive")
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes)}")
@@ -61,6 +79,8 @@ def create_key(
             key_hash=hash_key(key=key, secret=secret),
             scopes=sorted(set(scopes)),
             created_at=utcnow(),
+            rate_per_s=rate_per_s,
+            max_jobs=max_jobs,
         )
     )
     return key_id, key
@@ -76,7 +96,7 @@ def verify_key(*, session: Session, key: str, secret: bytes) -> Principal | None
         return None
     if not hmac.compare_digest(row.key_hash, hash_key(key=key, secret=secret)):
         return None
-    return Principal(row.tenant_id, row.id, frozenset(row.scopes))
+    return Principal(row.tenant_id, row.id, frozenset(row.scopes), row.rate_per_s, row.max_jobs)
 
 
 def list_keys(*, session: Session, tenant_id: str | None = None) -> list[ApiKey]:

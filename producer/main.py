@@ -7,11 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from producer.api import artifacts, assets, batches, health, jobs, metrics, templates
+from producer.api import (
+    artifacts,
+    assets,
+    batches,
+    events,
+    health,
+    jobs,
+    metrics,
+    retries,
+    schedules,
+    templates,
+    webhooks,
+)
 from producer.api.deps import Services
 from producer.api.limits import BodySizeLimit
 from producer.api.problems import install_problem_handlers
 from producer.broker import make_celery
+from producer.dashboard.views import mount_dashboard
 from producer.db import Database
 from producer.objectstore import open_object_store
 from producer.settings import Settings, get_settings
@@ -41,7 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
-    for module in (batches, jobs, templates, artifacts, assets, health, metrics):
+    for module in (batches, jobs, retries, templates, artifacts, assets, health, metrics):
         app.include_router(module.router)
+    app.include_router(schedules.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
+    mount_dashboard(app, store=app.state.services.store)
 
     return app

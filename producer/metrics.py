@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from producer.db import Database
 from producer.ids import as_utc, utcnow
+from producer.webhooks.metrics import webhook_families
 from schemas.catalog import STAGE_KINDS
 from schemas.states import JobState, StageState
 from schemas.tables import Job, StageRun
@@ -209,6 +210,7 @@ class MediaqCollector(Collector):
                 ).all()
                 stage_rows = session.execute(_stage_run_counts()).all()
                 finished = session.execute(_finished_runs(since=self._watermark, until=until)).all()
+                webhooks = webhook_families(session)
         except SQLAlchemyError as error:
             log.warning("metrics: database unreachable: %s", error)
             up.add_metric([], 0)
@@ -221,6 +223,7 @@ class MediaqCollector(Collector):
             *_job_families(job_rows),
             *_stage_families(stage_rows, self.queues),
             *self._durations.collect(),
+            *webhooks,
         ]
 
     def _observe_durations(self, rows: Sequence[Any]) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from producer.ids import as_utc
+from producer.job_progress import job_progress
 from schemas.api import BatchPage, BatchView, JobSummary, JobView, OutputRef, StageView
 from schemas.states import TERMINAL_JOB_STATES, ErrorClass, JobState, StageState
 from schemas.tables import Artifact, Batch, Job, StageRun
@@ -56,6 +57,7 @@ def _batch_view(
         created_at=as_utc(batch.created_at),
         canceled_at=as_utc(batch.canceled_at),
         completed_at=last_finished if is_complete else None,
+        deadline=as_utc(batch.deadline),
     )
 
 
@@ -68,9 +70,21 @@ def get_batch(*, session: Session, tenant_id: str, batch_id: str) -> Batch | Non
 
 
 def batch_view(
-    *, session: Session, tenant_id: str, batch_id: str, jobs_offset: int, jobs_limit: int
+    *,
+    session: Session,
+    tenant_id: str,
+    batch_id: str,
+    jobs_offset: int,
+    jobs_limit: int,
+    job_state: JobState | None = None,
+    custom_id: str | None = None,
 ) -> BatchView | None:
-    """The batch with counts per state and one page of its jobs in submission order."""
+    """The batch with counts per state and one page of its jobs in submission order.
+
+    Args:
+        job_state: list only the jobs in this state.
+        custom_id: list only the jobs whose custom_id contains this text (case-insensitive).
+    """
     batch = get_batch(session=session, tenant_id=tenant_id, batch_id=batch_id)
     if batch is None:
         return None
@@ -80,13 +94,15 @@ def batch_view(
         # only a finished batch has a completion time; skip the scan over its jobs otherwise
         last = _last_finished(session=session, batch_ids=[batch.id]).get(batch.id)
     view = _batch_view(batch, counts, last)
-    jobs = session.execute(
-        select(Job.id, Job.custom_id, Job.state, Job.started_at, Job.finished_at)
-        .where(Job.batch_id == batch.id)
-        .order_by(Job.position)
-        .offset(jobs_offset)
-        .limit(jobs_limit)
-    ).all()
+    query = select(Job.id, Job.custom_id, Job.state, Job.started_at, Job.finished_at).where(
+        Job.batch_id == batch.id
+    )
+    if job_state is not None:
+        query = query.where(Job.state == job_state)
+    if custom_id:
+        query = query.where(Job.custom_id.icontains(custom_id, autoescape=True))
+    jobs = session.execute(query.order_by(Job.position).offset(jobs_offset).limit(jobs_limit)).all()
+    progress = job_progress(session=session, job_ids=[row.id for row in jobs])
     view.jobs = [
         JobSummary(
             id=row.id,
@@ -94,6 +110,8 @@ def batch_view(
             state=JobState(row.state),
             started_at=as_utc(row.started_at),
             finished_at=as_utc(row.finished_at),
+            stage=progress[row.id].stage,
+            error_class=progress[row.id].error_class,
         )
         for row in jobs
     ]
@@ -170,6 +188,7 @@ def job_view(*, session: Session, tenant_id: str, job_id: str) -> JobView | None
         started_at=as_utc(job.started_at),
         finished_at=as_utc(job.finished_at),
         stages=[_stage_view(s, artifacts) for s in sorted(stages, key=lambda s: order[s.name])],
+        deadline=as_utc(job.deadline),
     )
 
 

@@ -1,4 +1,7 @@
-"""Re-sends stage runs whose message was lost: stuck `queued`, or `running` with a dead lease."""
+"""Re-sends lost stage runs and expires jobs past their deadline.
+
+A stage run's message is lost when it is stuck `queued`, or `running` with a dead lease.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,13 @@ import threading
 
 from celery import Celery
 
+from producer.backlog import requeue_after_s, waiting_messages
+from producer.broker import QUEUES
 from producer.crud import stale_stage_runs
 from producer.db import Database
+from producer.deadlines import expire_overdue_jobs
 from producer.dispatch import send_stage_runs
+from producer.revoke import revoke_stage_runs
 from producer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,10 +24,14 @@ log = logging.getLogger(__name__)
 
 def reconcile_once(*, db: Database, app: Celery, settings: Settings, limit: int = 1000) -> int:
     """One pass; returns how many stage runs were sent again."""
+    waiting = waiting_messages(app=app, queues=QUEUES)
+    queued_before_s = requeue_after_s(base_s=settings.requeue_after_s, waiting=waiting)
     with db.session() as session:
-        messages = stale_stage_runs(
-            session=session, queued_before_s=settings.requeue_after_s, limit=limit
-        )
+        to_revoke = expire_overdue_jobs(session=session, limit=limit)
+        messages = stale_stage_runs(session=session, queued_before_s=queued_before_s, limit=limit)
+    if to_revoke:
+        log.info("expired jobs past their deadline; revoking %d stage runs", len(to_revoke))
+        revoke_stage_runs(app=app, settings=settings, stage_run_ids=to_revoke)
     if messages:
         log.warning("re-sending %d stale stage runs", len(messages))
         send_stage_runs(app=app, settings=settings, messages=messages)

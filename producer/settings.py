@@ -35,10 +35,29 @@ class Settings(BaseSettings):
     max_items: int = 50_000
     max_text_chars: int = 50_000
     max_metadata_bytes: int = 16 * 1024
+    # uploaded input files (POST /v1/assets, multipart assets): probed with ffmpeg's header read
+    max_image_pixels: int = 50_000_000
+    max_media_duration_s: float = 600.0
+
+    # per API key token buckets (a key's `--rate` overrides the submit rate; reads get 10x it)
+    # and the concurrent-job quota per tenant (a key's `--max-jobs` overrides it); 0: no limit
+    submit_rate_per_s: float = 10.0
+    submit_burst: int = 50
+    read_rate_per_s: float = 100.0
+    read_burst: int = 500
+    max_unfinished_jobs: int = 100_000
 
     lease_s: float = 600.0
+    cancel_check_s: float = 1.0  # how often a running stage looks for a cancel or a deadline
     requeue_after_s: float = 120.0
     reconcile_every_s: float = 15.0
+    # Redis hands an unacknowledged message to another worker after this long; the stage lease
+    # makes such a redelivery a no-op, so it only needs to be long, not longer than any stage
+    broker_visibility_timeout_s: float = 4 * 3600.0
+    # scheduled drops: how often a scheduler looks for due runs, and how late a run may still
+    # fire on time; a run found later than that was missed (see the schedule's missed_runs)
+    scheduler_poll_s: float = 5.0
+    schedule_grace_s: float = 300.0
     retry_base_s: float = 2.0
     presign_expires_s: int = 300
     worker_concurrency: int = 0  # 0: one per CPU core
@@ -72,9 +91,24 @@ class Settings(BaseSettings):
     upscale_tile_px: int = 192
     upscale_tile_pad_px: int = 16
 
-    # input photos by URL: https only; private networks only for tests and closed setups
+    # input photos by URL and webhook targets: https only, public addresses only; the escape
+    # hatch (tests, closed setups) allows private networks, and plain http for webhooks
     fetch_allow_private_networks: bool = False
-    fetch_ca_file: Path | None = None
+    fetch_ca_file: Path | None = None  # extra CA bundle for outgoing HTTPS (fetch, webhooks)
+
+    # live events (GET /v1/events): how often a stream reads the event log; a comment line
+    # keeps an idle stream open through proxies
+    events_poll_s: float = 0.5
+    events_ping_s: float = 15.0
+    # webhooks: the relay's poll, POSTs at once per relay, attempts per delivery and the waits
+    # before attempts 2, 3, ... (the last wait repeats; each gets +-20% jitter)
+    webhook_poll_s: float = 1.0
+    webhook_concurrency: int = 8
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_s: list[float] = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 3600.0, 3 * 3600.0, 6 * 3600.0]
+    )
 
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'mediaq.db').resolve()}"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from producer.deadlines import parse_item_deadline
 from producer.dispatch import StageMessage
+from producer.events import batch_created_event, record_events
 from producer.ids import new_id, utcnow
 from producer.lifecycle import plan_stage_runs
 from schemas.api import BatchAccepted, BatchSpec, JobRef
@@ -70,6 +73,7 @@ def create_batch(
             meta=spec.metadata,
             params=spec.params,
             created_at=now,
+            deadline=utc_deadline(spec.deadline),
         )
     )
     session.flush()
@@ -95,6 +99,16 @@ def create_batch(
                 created_at=now,
             )
         )
+        session.flush()  # a reused key fails here, before the event-log lock is taken
+    created = batch_created_event(
+        tenant_id=tenant_id,
+        batch_id=batch_id,
+        template=template.name,
+        priority=spec.priority,
+        item_count=len(job_rows),
+        now=now,
+    )
+    record_events(session=session, rows=[created])
     return Accepted(response=response, messages=messages)
 
 
@@ -118,10 +132,14 @@ def _build_rows(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[StageMessage]]:
     job_rows: list[dict[str, Any]] = []
     stage_rows: list[dict[str, Any]] = []
-    messages: list[StageMessage] = []
     order = topological_order(template)
-    for position, item in enumerate(spec.items):
+    ready: list[tuple[tuple[bool, Any, int], StageMessage]] = []
+    for position, submitted in enumerate(spec.items):
         job_id = new_id()
+        # the deadline lives on the job row, not in the item: a new deadline for the same
+        # content must not change the stages' cache keys
+        item = {key: value for key, value in submitted.items() if key != "deadline"}
+        deadline = job_deadline(submitted, batch_deadline=spec.deadline)
         job_rows.append(
             {
                 "id": job_id,
@@ -132,6 +150,7 @@ def _build_rows(
                 "item": item,
                 "state": JobState.QUEUED.value,
                 "created_at": now,
+                "deadline": deadline,
             }
         )
         plans = plan_stage_runs(
@@ -159,8 +178,24 @@ def _build_rows(
             }
             stage_rows.append(row)
             if is_ready:
-                messages.append(StageMessage(row["id"], plan.queue, spec.priority))
+                edf = (deadline is None, deadline, position)
+                ready.append((edf, StageMessage(row["id"], plan.queue, spec.priority)))
+    # earliest deadline first, then submission order: the order the broker receives them in
+    ready.sort(key=lambda pair: pair[0])
+    messages = [message for _, message in ready]
     return job_rows, stage_rows, messages
+
+
+def utc_deadline(deadline: datetime | None) -> datetime | None:
+    """In UTC: SQLite keeps no offset, so every stored time must be UTC."""
+    return None if deadline is None else deadline.astimezone(UTC)
+
+
+def job_deadline(item: dict[str, Any], *, batch_deadline: datetime | None) -> datetime | None:
+    """The item's own deadline (validated by check_spec), else the batch's."""
+    if item.get("deadline") is not None:
+        return utc_deadline(parse_item_deadline(item["deadline"]))
+    return utc_deadline(batch_deadline)
 
 
 __all__ = [

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict
 
 from schemas.states import ErrorClass, JobState, StageState
+
+# RFC 3339 with an offset ("2026-12-07T06:00:00+01:00" or "...Z"); strict: no Unix numbers
+Deadline = Annotated[AwareDatetime, Strict()]
 
 
 class BatchSpec(BaseModel):
@@ -26,6 +29,12 @@ class BatchSpec(BaseModel):
         default_factory=dict,
         description='Per-stage engine overrides: {stage: engine}, e.g. {"upscale": "esrgan"}; '
         "GPU engines run on the gpu queue.",
+    )
+    deadline: Deadline | None = Field(
+        default=None,
+        description="RFC 3339 time with offset, in the future. Jobs unfinished by then end "
+        "`expired`; an item's own `deadline` field overrides it. Within a priority level the "
+        "earliest deadline is dispatched first.",
     )
 
 
@@ -78,6 +87,7 @@ class JobView(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     stages: list[StageView]
+    deadline: datetime | None = None
 
 
 class JobSummary(BaseModel):
@@ -86,6 +96,14 @@ class JobSummary(BaseModel):
     state: JobState
     started_at: datetime | None
     finished_at: datetime | None
+    stage: str | None = Field(
+        default=None,
+        description="The stage the job is at: running, else queued, else the one that failed "
+        "or was canceled; null once the job has succeeded.",
+    )
+    error_class: ErrorClass | None = Field(
+        default=None, description="Why the job did not succeed, from its failed stage."
+    )
 
 
 class BatchView(BaseModel):
@@ -99,6 +117,7 @@ class BatchView(BaseModel):
     created_at: datetime
     canceled_at: datetime | None
     completed_at: datetime | None
+    deadline: datetime | None = None
     jobs: list[JobSummary] = Field(default_factory=list)
     jobs_offset: int = 0
     jobs_limit: int = 0
@@ -113,6 +132,14 @@ class CancelResult(BaseModel):
     id: str
     canceled_jobs: int
     canceled_stages: int
+
+
+class RetryResult(BaseModel):
+    """Failed and canceled stages put back in the queue; attempts so far are kept."""
+
+    id: str
+    retried_jobs: int
+    retried_stages: int
 
 
 class Problem(BaseModel):

@@ -19,9 +19,11 @@ from schemas.api import (
     CancelResult,
     JobView,
     Problem,
+    RetryResult,
 )
 from schemas.pipeline import PipelineTemplate
 from schemas.provenance import ProvenanceRecord
+from schemas.schedules import SchedulePage, ScheduleRunPage, ScheduleSpec, ScheduleView
 
 PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
     BatchSpec,
@@ -30,9 +32,14 @@ PUBLIC_MODELS: tuple[type[BaseModel], ...] = (
     BatchPage,
     JobView,
     CancelResult,
+    RetryResult,
     Problem,
     PipelineTemplate,
     ProvenanceRecord,
+    ScheduleSpec,
+    ScheduleView,
+    SchedulePage,
+    ScheduleRunPage,
 )
 JSON_DIR = Path(__file__).resolve().parent / "json"
 

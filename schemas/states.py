@@ -30,6 +30,7 @@ class ErrorClass(StrEnum):
     PERMANENT = "permanent"
     UPSTREAM = "upstream"
     CANCELED = "canceled"
+    EXPIRED = "expired"  # the job's deadline passed before the stage finished
 
 
 TERMINAL_STAGE_STATES = frozenset({StageState.SUCCEEDED, StageState.FAILED, StageState.CANCELED})

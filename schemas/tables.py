@@ -51,6 +51,7 @@ class Batch(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTC_TIME, index=True)
     canceled_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    deadline: Mapped[datetime | None] = mapped_column(UTC_TIME)
 
 
 class Job(Base):
@@ -58,6 +59,10 @@ class Job(Base):
     __table_args__ = (
         Index("ix_job_batch_position", "batch_id", "position"),
         Index("ix_job_batch_state", "batch_id", "state"),
+        # the reconciler's sweep of unfinished jobs past their deadline
+        Index("ix_job_state_deadline", "state", "deadline"),
+        # the concurrent-job quota counts a tenant's unfinished jobs on every submission
+        Index("ix_job_tenant_state", "tenant_id", "state"),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -70,6 +75,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTC_TIME)
     started_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
     finished_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    # the item's deadline, else the batch's; None: no deadline
+    deadline: Mapped[datetime | None] = mapped_column(UTC_TIME)
 
 
 class StageRun(Base):
@@ -183,3 +190,185 @@ class ApiKey(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTC_TIME)
     revoked_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    # per-key overrides of MEDIAQ_SUBMIT_RATE_PER_S and MEDIAQ_MAX_UNFINISHED_JOBS; None: default
+    rate_per_s: Mapped[float | None] = mapped_column(Float)
+    max_jobs: Mapped[int | None] = mapped_column(Integer)
+
+
+class RateBucket(Base):
+    """A token bucket of one API key and request class, shared by every API replica.
+
+    Times are epoch seconds (a float), so the refill is plain arithmetic in one UPDATE on SQLite
+    and PostgreSQL alike.
+    """
+
+    __tablename__ = "rate_bucket"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_s: Mapped[float] = mapped_column(Float)
+
+
+class Schedule(Base):
+    """A scheduled drop: a cron expression in a time zone, a template and where items come from."""
+
+    __tablename__ = "schedule"
+    __table_args__ = (Index("ix_schedule_is_paused_next_run_at", "is_paused", "next_run_at"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    cron: Mapped[str] = mapped_column(String(256))
+    timezone: Mapped[str] = mapped_column(String(64))
+    template: Mapped[str] = mapped_column(String(64))
+    # {"items": [...]} or {"feed": "https://..."} or {"prefix": "..."}
+    source: Mapped[dict[str, Any]] = mapped_column(JSON)
+    priority: Mapped[int] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    engines: Mapped[dict[str, Any]] = mapped_column(JSON)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
+    deadline_offset_s: Mapped[float | None] = mapped_column(Float)
+    missed_runs: Mapped[str] = mapped_column(String(16))
+    webhook_endpoint_id: Mapped[str | None] = mapped_column(String(64))
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the next cron instant not yet handled; schedulers advance it with a compare-and-set
+    next_run_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+class ScheduleRun(Base):
+    """One fire of a schedule; (schedule_id, scheduled_for) is unique, so a time fires once."""
+
+    __tablename__ = "schedule_run"
+    __table_args__ = (
+        UniqueConstraint(
+            "schedule_id", "scheduled_for", name="uq_schedule_run_schedule_id_scheduled_for"
+        ),
+        Index("ix_schedule_run_outcome_claimed_at", "outcome", "claimed_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedule.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    scheduled_for: Mapped[datetime] = mapped_column(UTC_TIME)
+    trigger: Mapped[str] = mapped_column(String(16))  # cron | manual
+    # claimed | created | skipped_no_new_items | skipped_missed | failed
+    outcome: Mapped[str] = mapped_column(String(32))
+    claim_token: Mapped[str | None] = mapped_column(ID)
+    claimed_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    fired_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    batch_id: Mapped[str | None] = mapped_column(ID)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    missed_runs: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleItemDigest(Base):
+    """The sha256 of each item a schedule last submitted, so unchanged items are not re-made."""
+
+    __tablename__ = "schedule_item_digest"
+
+    schedule_id: Mapped[str] = mapped_column(
+        ForeignKey("schedule.id", ondelete="CASCADE"), primary_key=True
+    )
+    custom_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    digest: Mapped[str] = mapped_column(DIGEST)
+    run_id: Mapped[str] = mapped_column(ID)
+    updated_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+# Event ids are the log's sequence: 64-bit on PostgreSQL; SQLite's rowid alias must be INTEGER.
+EVENT_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Event(Base):
+    """The outbox: one row per reported change, written in the transaction that made it.
+
+    Read by id (`id > cursor`) for live events (SSE) and by the webhook relay; ids grow in
+    commit order (producer/events.py serialises the writers on PostgreSQL).
+    """
+
+    __tablename__ = "event"
+    # AUTOINCREMENT: SQLite never reuses an id, even after the newest rows are deleted
+    __table_args__ = (
+        Index("ix_event_tenant_id_id", "tenant_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(EVENT_ID, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[str] = mapped_column(ID)
+    job_id: Mapped[str | None] = mapped_column(ID)
+    type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+class EventCursor(Base):
+    """How far a consumer of the event log has read (the webhook relay's fan-out)."""
+
+    __tablename__ = "event_cursor"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTC_TIME)
+
+
+class WebhookEndpoint(Base):
+    """A tenant's webhook target; its signing secret is stored encrypted (producer/webhooks)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(256))
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    # the log's newest event id at registration: the endpoint gets the events after it
+    after_event_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: pending until a 2xx answer, failed when attempts run out."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_delivery_endpoint_id"),
+        Index("ix_webhook_delivery_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoint.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("event.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(ID, index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+    created_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    finished_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery: its answer (status, first KiB of the body) or its error."""
+
+    __tablename__ = "webhook_attempt"
+
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_delivery.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    finished_at: Mapped[datetime] = mapped_column(UTC_TIME)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTC_TIME)

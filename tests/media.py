@@ -57,8 +57,16 @@ def ffprobe(path: Path) -> dict[str, Any]:
         AssertionError: ffprobe cannot read the file.
     """
     result = subprocess.run(
-        [ffprobe_exe(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
-         str(path)],
+        [
+            ffprobe_exe(),
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -17,12 +17,14 @@ from producer.crud import (
     input_digests,
     insert_ignoring_duplicates,
 )
+from producer.deadlines import expire_jobs, is_overdue
 from producer.dispatch import StageMessage, send_stage_runs
 from producer.ids import as_utc, utcnow
 from producer.jsonlog import bind_log_context
 from schemas.states import ErrorClass
 from schemas.tables import Artifact, ArtifactOwner, Batch, Job, Provenance, StageCache, StageRun
 from workers.cache_key import compute_cache_key
+from workers.cancellation import StageCanceled, cancel_scope
 from workers.context import WorkerContext
 from workers.engines.base import Engine, EngineError
 from workers.heartbeat import Heartbeat
@@ -36,9 +38,14 @@ log = logging.getLogger(__name__)
 class RunOutcome:
     """What happened to one delivery of a stage run (for logs, tests and benchmarks)."""
 
-    status: str  # "succeeded", "cache_hit", "retry", "failed", "skipped", "lost_lease"
+    # "succeeded", "cache_hit", "retry", "failed", "skipped", "lost_lease", "canceled", "expired"
+    status: str
     stage_run_id: str
     detail: str = ""
+    # after a cache hit: the next ready stage, not sent, for this worker to run at once (a
+    # chain of cache hits then costs no broker hops; the stage is `queued` in the database,
+    # so the reconciler re-sends it should the worker die first)
+    follow_on: StageMessage | None = None
 
 
 def run_stage(stage_run_id: str, *, ctx: WorkerContext) -> RunOutcome:
@@ -53,6 +60,10 @@ def run_stage(stage_run_id: str, *, ctx: WorkerContext) -> RunOutcome:
             owner=ctx.owner,
             lease_s=ctx.settings.lease_s,
         )
+        if stage is not None and is_overdue(session=session, job_id=stage.job_id):
+            # past the deadline: never start the work; the job ends expired
+            expire_jobs(session=session, job_ids=[stage.job_id])
+            return RunOutcome("expired", stage_run_id, "not run: the job's deadline passed")
         snapshot = _snapshot(session=session, stage=stage) if stage else None
     if snapshot is None:
         return RunOutcome("skipped", stage_run_id, "not claimable (done, canceled or held)")
@@ -112,19 +123,29 @@ def _run_claimed(
         workdir = Path(tmp)
         inputs = _fetch_inputs(ctx, snap, workdir / "in")
         (workdir / "out").mkdir()
-        with Heartbeat(
-            db=ctx.db, stage_run_id=snap.id, owner=ctx.owner, lease_s=ctx.settings.lease_s
-        ) as beat:
+        with (
+            Heartbeat(
+                db=ctx.db,
+                stage_run_id=snap.id,
+                owner=ctx.owner,
+                lease_s=ctx.settings.lease_s,
+                check_every_s=ctx.settings.cancel_check_s,
+            ) as beat,
+            cancel_scope(beat.is_lost),
+        ):
             params = dict(snap.params)
             if not stage.uses_element:
                 params.pop("element", None)
-            produced = stage.run(
-                item=snap.item,
-                inputs=inputs,
-                params=params,
-                engine=engine,
-                workdir=workdir / "out",
-            )
+            try:
+                produced = stage.run(
+                    item=snap.item,
+                    inputs=inputs,
+                    params=params,
+                    engine=engine,
+                    workdir=workdir / "out",
+                )
+            except StageCanceled:
+                return RunOutcome("canceled", snap.id, "stopped: canceled, expired or taken over")
         if beat.is_lost.is_set():
             return RunOutcome("lost_lease", snap.id, "lease lost or stage canceled while running")
         published = publish_outputs(
@@ -170,8 +191,9 @@ def _commit(
         if messages is None:
             session.rollback()
             return RunOutcome("lost_lease", snap.id, "lease lost or stage canceled before commit")
-    _send(ctx, messages)
-    return RunOutcome("cache_hit" if is_cache_hit else "succeeded", snap.id)
+    follow_on = next((m for m in messages if not m.countdown_s), None) if is_cache_hit else None
+    _send(ctx, [m for m in messages if m is not follow_on])
+    return RunOutcome("cache_hit" if is_cache_hit else "succeeded", snap.id, follow_on=follow_on)
 
 
 def record_outputs(

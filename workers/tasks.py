@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from producer.broker import RUN_STAGE_TASK
+from producer.dispatch import send_stage_runs
 from producer.jsonlog import log_context
 from workers.app import app
-from workers.context import get_context
-from workers.runner import run_stage
+from workers.context import WorkerContext, get_context
+from workers.runner import RunOutcome, run_stage
 
 log = logging.getLogger(__name__)
 
+MAX_FOLLOW_ONS = 64  # a job's whole DAG, with room; then the broker takes over again
 
-@app.task(name=RUN_STAGE_TASK, acks_late=True, reject_on_worker_lost=True)
-def run_stage_task(stage_run_id: str) -> str:
+
+@app.task(name=RUN_STAGE_TASK, acks_late=True, reject_on_worker_lost=True, bind=True)
+def run_stage_task(self: Any, stage_run_id: str) -> str:
+    ctx = get_context(app)
+    queue = (self.request.delivery_info or {}).get("routing_key")
+    outcome = _run_logged(stage_run_id, ctx)
+    status = outcome.status
+    for _ in range(MAX_FOLLOW_ONS):
+        follow_on = outcome.follow_on
+        if follow_on is None or follow_on.queue != queue:
+            break
+        outcome = _run_logged(follow_on.stage_run_id, ctx)
+    if outcome.follow_on is not None:  # for another queue, or the chain is long: send it
+        send_stage_runs(app=ctx.app, settings=ctx.settings, messages=[outcome.follow_on])
+    return status
+
+
+def _run_logged(stage_run_id: str, ctx: WorkerContext) -> RunOutcome:
     with log_context(stage_run_id=stage_run_id):
-        outcome = run_stage(stage_run_id, ctx=get_context(app))
+        outcome = run_stage(stage_run_id, ctx=ctx)
         log.info("stage run %s: %s %s", stage_run_id, outcome.status, outcome.detail)
-    return outcome.status
+    return outcome

@@ -17,6 +17,7 @@ from producer.assets import (
     record_uploads,
     store_upload,
 )
+from producer.upload_limits import check_upload_limits
 
 
 class AssetStored(BaseModel):
@@ -63,6 +64,9 @@ async def upload_asset(
             f"Content-Type must look like 'image/jpeg' (at most {MAX_MEDIA_TYPE_CHARS} "
             f"characters), not {media_type[:200]!r}",
         )
+    await run_in_threadpool(
+        lambda: check_upload_limits(data=data, name="body", settings=svc.settings)
+    )
     stored = await run_in_threadpool(
         lambda: store_upload(store=svc.store, data=data, media_type=media_type)
     )

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import ProblemError, not_found
+from producer.api.throttle import TOO_MANY_REQUESTS, job_quota, quota_problem
 from producer.assets import (
     is_storable_media_type,
     owns_artifact,
@@ -33,6 +34,8 @@ from producer.intake import (
     spec_digest,
 )
 from producer.queries import batch_view, decode_cursor, get_batch, list_batches
+from producer.quota import QuotaExceeded, check_job_quota
+from producer.revoke import revocable_stage_run_ids, revoke_stage_runs
 from producer.submission import (
     Accepted,
     Idempotency,
@@ -40,8 +43,10 @@ from producer.submission import (
     create_batch,
     find_replay,
 )
+from producer.upload_limits import check_upload_limits
 from schemas.api import BatchAccepted, BatchPage, BatchSpec, BatchView, CancelResult, Problem
 from schemas.pipelines import builtin_templates
+from schemas.states import JobState
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -49,6 +54,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}}
     for code in (401, 403, 404, 409, 413, 422, 503)
 }
+PROBLEMS[429] = TOO_MANY_REQUESTS
 # a body the API cannot read: a malformed multipart body (400), another media type (415)
 UPLOAD_PROBLEMS = {**PROBLEMS, 400: PROBLEMS[422], 415: PROBLEMS[422]}
 _UPLOAD_DOC = {
@@ -111,6 +117,7 @@ async def submit_batch(
         spec=spec,
         uploads=uploads,
         idempotency_key=idempotency_key,
+        max_jobs=job_quota(caller=request.state.principal, settings=svc.settings),
     )
     if accepted.messages:
         background.add_task(_dispatch, svc, accepted.messages)
@@ -127,6 +134,7 @@ def _validate_and_accept(
     spec: BatchSpec,
     uploads: list[UploadedFile],
     idempotency_key: str | None,
+    max_jobs: int,
 ) -> Accepted:
     pipeline = builtin_templates().get(spec.template)
     if pipeline is None:
@@ -137,19 +145,37 @@ def _validate_and_accept(
     check_spec(spec=spec, template=pipeline, settings=svc.settings)
     _resolve_assets(svc=svc, tenant=tenant, spec=spec, template=pipeline, uploads=uploads)
     idem = Idempotency(idempotency_key, spec_digest(spec)) if idempotency_key else None
-    return _accept(svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem)
+    return _accept(
+        svc=svc, tenant=tenant, spec=spec, pipeline=pipeline, idem=idem, max_jobs=max_jobs
+    )
 
 
 def _accept(
-    *, svc: Services, tenant: str, spec: BatchSpec, pipeline: Any, idem: Idempotency | None
+    *,
+    svc: Services,
+    tenant: str,
+    spec: BatchSpec,
+    pipeline: Any,
+    idem: Idempotency | None,
+    max_jobs: int,
 ) -> Accepted:
     try:
         with svc.db.session() as session:
+            # a replay is answered even when the tenant is at its quota now
+            is_replay = idem is not None and (
+                find_replay(session=session, tenant_id=tenant, idempotency=idem) is not None
+            )
+            if not is_replay:
+                check_job_quota(
+                    session=session, tenant_id=tenant, max_jobs=max_jobs, adding=len(spec.items)
+                )
             return create_batch(
                 session=session, tenant_id=tenant, spec=spec, template=pipeline, idempotency=idem
             )
     except IdempotencyConflict:
         raise _key_reused(idem.key) from None
+    except QuotaExceeded as error:
+        raise quota_problem(error) from None
     except IntegrityError:
         # a concurrent retry with the same key committed first: answer with its response
         if idem is None:
@@ -167,6 +193,8 @@ def _accept(
 def _resolve_assets(
     *, svc: Services, tenant: str, spec: BatchSpec, template: Any, uploads: list[UploadedFile]
 ) -> None:
+    for upload in uploads:  # every file checked before any is stored
+        check_upload_limits(data=upload.data, name=upload.name, settings=svc.settings)
     stored = {
         upload.name: store_upload(store=svc.store, data=upload.data, media_type=upload.media_type)
         for upload in uploads
@@ -347,6 +375,16 @@ def get_batch_view(
     # bounded: a larger OFFSET overflows the database's 64-bit integer (a 500, not a page)
     jobs_offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     jobs_limit: Annotated[int, Query(ge=0, le=1000)] = 100,
+    state: Annotated[JobState | None, Query(description="List only jobs in this state")] = None,
+    # no NUL: PostgreSQL refuses it in a query parameter
+    custom_id: Annotated[
+        str | None,
+        Query(
+            max_length=256,
+            pattern=r"^[^\x00]*$",
+            description="List only jobs whose custom_id contains this text (any case)",
+        ),
+    ] = None,
 ) -> BatchView:
     with svc.db.read_session() as session:
         view = batch_view(
@@ -355,6 +393,8 @@ def get_batch_view(
             batch_id=batch_id,
             jobs_offset=jobs_offset,
             jobs_limit=jobs_limit,
+            job_state=state,
+            custom_id=custom_id,
         )
     if view is None:
         raise not_found("batch", batch_id)
@@ -370,5 +410,7 @@ def cancel(
     with svc.db.session() as session:
         if get_batch(session=session, tenant_id=tenant, batch_id=batch_id) is None:
             raise not_found("batch", batch_id)
+        to_revoke = revocable_stage_run_ids(session=session, batch_id=batch_id)
         jobs, stages = cancel_batch(session=session, batch_id=batch_id)
+    revoke_stage_runs(app=svc.celery, settings=svc.settings, stage_run_ids=to_revoke)
     return CancelResult(id=batch_id, canceled_jobs=jobs, canceled_stages=stages)

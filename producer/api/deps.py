@@ -10,6 +10,7 @@ from celery import Celery
 from fastapi import Depends, Header, Request
 
 from producer.api.problems import ProblemError
+from producer.api.throttle import enforce_rate
 from producer.db import Database
 from producer.keys import Principal, verify_key
 from producer.objectstore import ObjectStore
@@ -56,11 +57,17 @@ def principal(
 def require(scope: str) -> Callable[[Principal], str]:
     """A dependency giving the caller's tenant id when the key has `scope`."""
 
-    def tenant(caller: Annotated[Principal, Depends(principal)]) -> str:
+    def tenant(
+        request: Request,
+        svc: Annotated[Services, Depends(services)],
+        caller: Annotated[Principal, Depends(principal)],
+    ) -> str:
         if not caller.allows(scope):
             raise ProblemError(
                 403, "forbidden", "Forbidden", f"this API key lacks the {scope!r} scope"
             )
+        enforce_rate(db=svc.db, settings=svc.settings, caller=caller, is_submit=scope != "read")
+        request.state.principal = caller  # the key's own limits, for the job quota
         return caller.tenant_id
 
     return tenant

@@ -11,6 +11,7 @@ from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import not_found
 from producer.crud import cancel_jobs
 from producer.queries import get_job, job_view
+from producer.revoke import revocable_stage_run_ids, revoke_stage_runs
 from schemas.api import CancelResult, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -38,5 +39,7 @@ def cancel_job(
     with svc.db.session() as session:
         if get_job(session=session, tenant_id=tenant, job_id=job_id) is None:
             raise not_found("job", job_id)
+        to_revoke = revocable_stage_run_ids(session=session, job_ids=[job_id])
         jobs, stages = cancel_jobs(session=session, job_ids=[job_id])
+    revoke_stage_runs(app=svc.celery, settings=svc.settings, stage_run_ids=to_revoke)
     return CancelResult(id=job_id, canceled_jobs=jobs, canceled_stages=stages)

@@ -25,6 +25,7 @@ class ProblemError(Exception):
         title: a fixed summary of the problem type.
         detail: what went wrong this time, naming the field or reason.
         errors: per-field entries {"field": "items[3].language", "detail": "..."}.
+        extra: RFC 9457 extension members, e.g. the limit that was hit and its numbers.
     """
 
     def __init__(
@@ -36,10 +37,11 @@ class ProblemError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status, self.type_, self.title, self.detail = status, type_, title, detail
-        self.errors, self.headers = errors, headers
+        self.errors, self.headers, self.extra = errors, headers, extra
 
 
 def problem_response(
@@ -51,8 +53,10 @@ def problem_response(
     instance: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extra or {}),
         "type": f"/problems/{type_}",
         "title": title,
         "status": status,
@@ -93,6 +97,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=exc.errors,
             headers=exc.headers,
+            extra=exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from schemas.catalog import STAGE_KINDS
 from schemas.pipelines import builtin_templates
+from schemas.stage_params import STAGE_PARAMS
 
 TEMPLATES = builtin_templates()
 TEMPLATE_NAMES = sorted(TEMPLATES)
@@ -166,13 +167,31 @@ def valid_bodies(draw: st.DrawFn) -> dict[str, Any]:
         "items": body_items,
         "priority": draw(st.integers(min_value=0, max_value=9)),
         "metadata": draw(st.dictionaries(words, clean_json_values, max_size=2)),
-        "params": draw(
-            st.dictionaries(
-                st.sampled_from(stage_names), st.dictionaries(words, clean_json_values, max_size=2)
-            )
-        ),
+        "params": {
+            node.name: draw(declared_params(node.kind))
+            for node in template.stages
+            if node.name in draw(st.lists(st.sampled_from(stage_names), max_size=2))
+        },
         "engines": dict(draw(st.lists(st.sampled_from(stage_engines), unique_by=lambda p: p[0]))),
     }
+
+
+_JSON_TYPED: dict[str, st.SearchStrategy[Any]] = {
+    "integer": st.integers(min_value=-(2**31), max_value=2**31),
+    "number": st.floats(allow_nan=False, allow_infinity=False, width=32),
+    "string": words,
+    "boolean": st.booleans(),
+    "object": st.dictionaries(words, st.integers(), max_size=2),
+    "array": st.lists(st.integers(), max_size=4),
+}
+
+
+def declared_params(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Params a stage kind declares, each of its JSON type (ranges are the worker's to check)."""
+    declared = STAGE_PARAMS[kind]
+    return st.fixed_dictionaries(
+        {}, optional={name: _JSON_TYPED[json_type] for name, json_type in declared.items()}
+    )
 
 
 def as_jsonl(rows: list[Any]) -> str:

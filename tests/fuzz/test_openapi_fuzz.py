@@ -102,7 +102,10 @@ def test_the_openapi_document_resolves_and_offers_every_body_type() -> None:
     assert sorted(submit.get_request_payload_content_types()) == sorted(BODY_TYPES)
 
 
-@schema.parametrize()
+# GET /v1/events is excluded here: with a valid key it answers an endless text/event-stream
+# (Server-Sent Events), which never completes for schemathesis to validate; its refusals (no key,
+# bad cursors) are still fuzzed below and checked in tests/producer/test_events_stream.py.
+@schema.exclude(path="/v1/events", method="GET").parametrize()
 @settings(max_examples=30, deadline=None, database=None, suppress_health_check=SHARED_APP)
 def test_every_operation_answers_as_documented(case: Any, api_client: TestClient) -> None:
     case.call_and_validate(app=api_client.app, headers=_auth(api_client), checks=CHECKS)
@@ -219,9 +222,17 @@ def check_submission_and_its_reads(
     cursor = _call(client, "GET", "/v1/batches", {"limit": 1}).json()["next_cursor"]
     if cursor:
         _call(client, "GET", "/v1/batches", {"limit": 1, "cursor": cursor})
+    filters = {
+        "state": data.draw(st.sampled_from(["queued", "canceled", "done"]), label="state"),
+        "custom_id": _sendable(data.draw(nasty_text, label="custom_id search")),
+    }
+    _call(client, "GET", "/v1/batches/{batch_id}", filters, batch_id=batch_id)
     if data.draw(st.booleans(), label="cancel"):
         _call(client, "POST", "/v1/jobs/{job_id}/cancel", job_id=job_id)
         _call(client, "POST", "/v1/batches/{batch_id}/cancel", batch_id=batch_id)
+    # a canceled job is retried (200), a queued one refused (409): both as documented
+    _call(client, "POST", "/v1/jobs/{job_id}/retry", job_id=job_id)
+    _call(client, "POST", "/v1/batches/{batch_id}/retry", batch_id=batch_id)
 
 
 def check_asset_and_page_reads(
@@ -320,6 +331,8 @@ def test_uploaded_assets_and_batch_pages_read_back_as_documented_on_postgres(
         ("POST", "/v1/batches/{batch_id}/cancel", {"batch_id": "a\x00b"}, 404),
         ("GET", "/v1/jobs/{job_id}", {"job_id": "a\x00b"}, 404),
         ("POST", "/v1/jobs/{job_id}/cancel", {"job_id": "a\x00b"}, 404),
+        ("POST", "/v1/jobs/{job_id}/retry", {"job_id": "a\x00b"}, 404),
+        ("POST", "/v1/batches/{batch_id}/retry", {"batch_id": "a\x00b"}, 404),
         ("GET", "/v1/templates/{name}", {"name": "a\x00b"}, 404),
         ("GET", "/v1/artifacts/{digest}", {"digest": "a\x00b"}, 422),
     ],

@@ -34,6 +34,7 @@ from producer.settings import Settings
 from schemas.api import BatchSpec
 from schemas.catalog import STAGE_KINDS
 from schemas.pipeline import PipelineTemplate
+from schemas.stage_params import param_errors
 from tests.fuzz.strategies import (
     TEMPLATE_NAMES,
     TEMPLATES,
@@ -293,19 +294,30 @@ def test_engine_overrides_are_refused_exactly_when_unknown(
 
 @FUZZ
 @given(params=params_overrides, name=st.sampled_from(TEMPLATE_NAMES))
-def test_params_for_unknown_stages_are_a_422_naming_them(params: dict[str, Any], name: str) -> None:
+def test_params_for_unknown_stages_or_of_the_wrong_type_are_a_422_naming_them(
+    params: dict[str, Any], name: str
+) -> None:
     template = TEMPLATES[name]
     item = {"custom_id": "a", "language": "en", "headline": "h", "body": "b", "title": "t"}
     item.update(price="1", currency="EUR", image="https://example.com/a.jpg")
     spec = BatchSpec(template=name, items=[item], params=params)
-    unknown = set(params) - {node.name for node in template.stages}
+    kinds = {node.name: node.kind for node in template.stages}
+    unknown = set(params) - set(kinds)
+    # known stages: each unknown or mistyped param is named (checked once the stages are known)
+    mistyped = {
+        error["field"]
+        for stage, values in params.items()
+        if stage in kinds
+        for error in param_errors(stage=stage, kind=kinds[stage], params=values)
+    }
+    expected = {f"params.{n}" for n in unknown} if unknown else mistyped
     try:
         check_spec(spec=spec, template=template, settings=LIMITS)
     except ProblemError as problem:
         assert_problem(problem, 422)
-        assert {e["field"] for e in problem.errors or []} == {f"params.{n}" for n in unknown}
+        assert {e["field"] for e in problem.errors or []} == expected
         return
-    assert not unknown
+    assert not expected
 
 
 # --- References to input files -------------------------------------------------------------------

@@ -440,3 +440,21 @@ def test_pods_run_as_non_root_with_limits_and_mediaq_has_a_read_only_root(
         assert {"/tmp", data_dir} <= set(mounts(container)), where
         user = obj["spec"]["template"]["spec"]["securityContext"]["runAsUser"]
         assert f"USER {user}:" in dockerfile, where
+
+
+def test_the_self_hosted_redis_is_configured_as_a_queue(
+    rendered: dict[str, list[Manifest]],
+) -> None:
+    """Persistence on and no eviction: an evicted or forgotten message is a delayed job."""
+    objects = rendered["self-hosted"]
+    conf = named(objects, "ConfigMap")["mediaq-redis-config"]["data"]["redis.conf"]
+    settings = dict(line.split(None, 1) for line in conf.splitlines() if line.strip())
+    assert settings["appendonly"] == "yes"
+    assert settings["maxmemory-policy"] == "noeviction"
+    assert settings["dir"] == "/data"
+    redis = named(objects, "StatefulSet")["mediaq-redis"]
+    container = redis["spec"]["template"]["spec"]["containers"][0]
+    assert "/etc/redis/redis.conf" in container["command"]
+    # the append-only file lives on a persistent volume, not in the pod
+    assert mounts(container)["/data"] == "data"
+    assert [t["metadata"]["name"] for t in redis["spec"]["volumeClaimTemplates"]] == ["data"]

@@ -105,6 +105,43 @@ def test_the_same_item_again_is_a_cache_hit_that_stores_nothing(ctx: WorkerConte
     assert ctx.store.count_objects() == objects
 
 
+def test_a_cache_hit_hands_the_next_stage_to_this_worker_instead_of_the_broker(
+    ctx: WorkerContext,
+) -> None:
+    for stage_id in submit(ctx):
+        run_stage(stage_id, ctx=ctx)
+    script_id, tts_id = [
+        sid
+        for sid in submit(ctx, [{**ITEM, "custom_id": "a3"}])
+        if stage(ctx, sid).state != "succeeded"
+    ]
+    messages = ctx.settings.broker_folder / "messages"
+    sent_before = len(list(messages.iterdir()))
+
+    # When the script stage is a cache hit
+    outcome = run_stage(script_id, ctx=ctx)
+
+    # Then the tts stage comes back to run at once, unsent, and stays `queued` for the reconciler
+    assert outcome.status == "cache_hit"
+    assert outcome.follow_on is not None and outcome.follow_on.stage_run_id == tts_id
+    assert len(list(messages.iterdir())) == sent_before
+    assert stage(ctx, tts_id).state == "queued"
+    last = run_stage(tts_id, ctx=ctx)
+    assert last.status == "cache_hit" and last.follow_on is None  # the job is done
+    with ctx.db.read_session() as session:
+        states = set(session.execute(select(Job.state)).scalars())
+    assert states == {"succeeded"}
+
+
+def test_a_fresh_result_sends_the_next_stage_through_the_broker(ctx: WorkerContext) -> None:
+    script_id, tts_id = submit(ctx)
+    messages = ctx.settings.broker_folder / "messages"
+    sent_before = len(list(messages.iterdir()))
+    outcome = run_stage(script_id, ctx=ctx)
+    assert outcome.status == "succeeded" and outcome.follow_on is None
+    assert len(list(messages.iterdir())) == sent_before + 1  # tts, for any worker
+
+
 class FailingEngine(Engine):
     name: ClassVar[str] = "failing"
     version: ClassVar[str] = "1"

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 import espeakng_loader
 
+from workers.cancellation import check_canceled, is_canceled
 from workers.engines.base import Engine, EngineError, PermanentEngineError
 
 # Constants from espeak-ng's speak_lib.h (API revision 12).
@@ -169,7 +170,9 @@ class _Collector:
             if events[i].type in _EVENT_TYPES:
                 self.events.append(_copy_event(events[i]))
             i += 1
-        return 0  # 0 = keep synthesising
+        # 1 = stop: a canceled stage run aborts between chunks (the callback runs in the
+        # synthesising thread, so it sees that stage's cancellation flag)
+        return 1 if is_canceled() else 0
 
 
 def _copy_event(raw: _Event) -> SynthEvent:
@@ -301,8 +304,12 @@ class EspeakEngine(Engine):
             _Library.collector = collector
             try:
                 _synth(lib, text)
+            except EngineError:
+                check_canceled()  # an aborted synthesis may report a failure: say why
+                raise
             finally:
                 _Library.collector = None
+        check_canceled()
         return Synthesis(
             pcm=_little_endian(collector.pcm),
             sample_rate=_Library.sample_rate,

@@ -1,21 +1,20 @@
 """Downloading input photos from https URLs without letting a URL reach inside the network.
 
-The host is resolved once; every address must be public (no loopback, private, link-local,
-metadata, multicast or reserved ranges, in any spelling, IPv4 or IPv6); the connection goes to
-that checked address with TLS verified against the host name; redirects are refused; size and
-time are bounded.
+The address checks live in producer/netguard.py (shared with webhook delivery): the host is
+resolved once; every address must be public (no loopback, private, link-local, metadata,
+multicast or reserved ranges, in any spelling, IPv4 or IPv6); the connection goes to that checked
+address with TLS verified against the host name; redirects are refused; size and time are bounded.
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
-import socket
 import ssl
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
+from producer import netguard
 from producer.settings import Settings, get_settings
 from workers.engines.base import Engine, EngineError, PermanentEngineError
 
@@ -29,38 +28,18 @@ def check_address(address: str, *, allow_private: bool) -> None:
     Raises:
         PermanentEngineError: naming the address and why.
     """
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if allow_private and not ip.is_multicast and not ip.is_unspecified:
-        return
-    if not ip.is_global or ip.is_multicast:
-        raise PermanentEngineError(f"refused: {address} is not a public address")
+    try:
+        netguard.check_address(address, allow_private=allow_private)
+    except netguard.AddressRefused as error:
+        raise PermanentEngineError(str(error)) from None
 
 
 def resolve_checked(host: str, port: int, *, allow_private: bool) -> str:
     """Resolve `host` once and return one address, after checking all of them."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as error:
-        raise PermanentEngineError(f"cannot resolve {host!r}: {error}") from None
-    addresses = sorted({info[4][0] for info in infos})
-    for address in addresses:
-        check_address(address, allow_private=allow_private)
-    return addresses[0]
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to a pre-checked address, with SNI and certificate checks for the host name."""
-
-    def __init__(self, host: str, address: str, port: int, context: ssl.SSLContext) -> None:
-        super().__init__(host, port, timeout=TIMEOUT_S, context=context)
-        self._address = address
-        self._context = context
-
-    def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), timeout=self.timeout)
-        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+        return netguard.resolve_checked(host, port, allow_private=allow_private)
+    except netguard.AddressRefused as error:
+        raise PermanentEngineError(str(error)) from None
 
 
 class HttpsFetchEngine(Engine):
@@ -93,7 +72,9 @@ class HttpsFetchEngine(Engine):
         port = parts.port or 443
         address = resolve_checked(parts.hostname, port, allow_private=self.allow_private)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection = _PinnedHTTPSConnection(parts.hostname, address, port, self._context)
+        connection = netguard.PinnedHTTPSConnection(
+            parts.hostname, address, port, self._context, timeout_s=TIMEOUT_S
+        )
         try:
             connection.request("GET", target, headers={"User-Agent": "mediaq-fetch/1"})
             response = connection.getresponse()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -13,7 +14,10 @@ from types import TracebackType
 
 import numpy as np
 
+from workers.cancellation import check_canceled, is_canceled
 from workers.engines.base import EngineError, PermanentEngineError
+
+_CANCEL_POLL_S = 0.25  # how long a cancel may wait for a running ffmpeg to be killed
 
 
 @cache
@@ -38,15 +42,34 @@ def run_ffmpeg(args: Sequence[str], *, timeout_s: float = 1800) -> str:
         EngineError: ffmpeg failed or timed out; the message ends with ffmpeg's last lines.
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired as error:
-        raise EngineError(f"ffmpeg timed out after {timeout_s:.0f} s") from error
-    if result.returncode != 0:
-        raise EngineError(f"ffmpeg failed ({result.returncode}): {_tail(result.stderr)}")
-    return result.stderr
+    check_canceled()
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        stderr = _wait_cancelable(process, timeout_s=timeout_s)
+    if process.returncode != 0:
+        raise EngineError(f"ffmpeg failed ({process.returncode}): {_tail(stderr)}")
+    return stderr
+
+
+def _wait_cancelable(process: subprocess.Popen[str], *, timeout_s: float) -> str:
+    """ffmpeg's stderr once it exits; killed on a timeout or when the stage is canceled.
+
+    Raises:
+        EngineError: the timeout passed.
+        StageCanceled: the stage run was canceled while ffmpeg ran.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, stderr = process.communicate(timeout=_CANCEL_POLL_S)
+            return stderr
+        except subprocess.TimeoutExpired:
+            if is_canceled() or time.monotonic() > deadline:
+                process.kill()
+                process.communicate()
+                check_canceled()
+                raise EngineError(f"ffmpeg timed out after {timeout_s:.0f} s") from None
 
 
 def _tail(log: str, lines: int = 6) -> str:
@@ -169,8 +192,13 @@ class FrameEncoder:
         self._stderr = self._process.stderr.read()
 
     def write(self, frame: np.ndarray) -> None:
-        """Send one frame; it must be C-contiguous uint8 of shape (height, width, 3)."""
+        """Send one frame; it must be C-contiguous uint8 of shape (height, width, 3).
+
+        Raises:
+            StageCanceled: the stage run was canceled (checked before every frame).
+        """
         assert self._process is not None and self._process.stdin is not None
+        check_canceled()
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(
                 f"frame {frame.shape} {frame.dtype}, want ({self.height}, {self.width}, 3) uint8"

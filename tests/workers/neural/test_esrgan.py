@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from workers import publish
-
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.workers.neural.conftest import TinyWeights, save_tiny_rrdb
+from workers import publish
 from workers.engines.base import PermanentEngineError
 from workers.engines.esrgan import EsrganConfig, EsrganEngine
 from workers.engines.neural.config import NeuralConfig

@@ -1,0 +1,1 @@
+"""The live dashboard: static HTML, CSS and JavaScript served by the API at `/`."""

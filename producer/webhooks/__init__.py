@@ -1,0 +1,1 @@
+"""Webhooks out: endpoints, signed delivery with retries, and the relay that runs it."""

@@ -1,0 +1,303 @@
+"""Webhooks over real HTTP: Standard Webhooks signatures, retries, the delivery log, refusals."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from standardwebhooks import Webhook
+
+from producer.main import create_app
+from producer.settings import Settings
+from producer.webhooks.relay import relay_once
+from schemas.tables import WebhookDelivery, WebhookEndpoint
+from tests.conftest import make_key
+from tests.producer.test_events import run_everything, short_item
+from workers.context import WorkerContext
+
+
+@dataclass
+class Receiver:
+    """A local webhook receiver: answers from `script` per webhook-id, then 200; keeps requests."""
+
+    url: str
+    script: list[int] = field(default_factory=list)
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    seen: Counter[str] = field(default_factory=Counter)
+
+    def answer(self, headers: dict[str, str], body: bytes) -> int:
+        self.requests.append((headers, body))
+        msg_id = headers.get("webhook-id", "")
+        self.seen[msg_id] += 1
+        attempt = self.seen[msg_id]
+        return self.script[attempt - 1] if attempt <= len(self.script) else 200
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            status = state.answer({k.lower(): v for k, v in self.headers.items()}, body)
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+            reply = b"ok" if status < 300 else b"x" * 5000  # longer than what is kept
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def local_settings(embedded_settings: Settings) -> Settings:
+    """The test escape hatch (local http receivers) and retries in tenths of a second."""
+    return embedded_settings.model_copy(
+        update={
+            "fetch_allow_private_networks": True,
+            "webhook_backoff_s": [0.05],
+            "webhook_max_attempts": 3,
+        }
+    )
+
+
+@contextmanager
+def make_world(settings: Settings, *, tenants: tuple[str, str]) -> Iterator[dict[str, Any]]:
+    """An app on `settings` with a client for each of two tenants, and a worker context."""
+    app = create_app(settings)
+    a, b = (
+        TestClient(app, headers={"Authorization": f"Bearer {make_key(settings, tenant=t)}"})
+        for t in tenants
+    )
+    ctx = WorkerContext.from_settings(settings)
+    try:
+        yield {"app": app, "a": a, "b": b, "ctx": ctx, "tenants": list(tenants)}
+    finally:
+        ctx.close()
+        app.state.services.db.dispose()
+
+
+@pytest.fixture
+def world(local_settings: Settings) -> Iterator[dict[str, Any]]:
+    with make_world(local_settings, tenants=("newsroom", "shop")) as made:
+        yield made
+
+
+def relay_until_settled(world: dict[str, Any], settings: Settings, timeout_s: float = 20) -> None:
+    """Run relay passes until no delivery is pending (as the relay thread would)."""
+    svc = world["app"].state.services
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        relay_once(db=svc.db, settings=settings, server_secret=svc.secret, owner="test")
+        with svc.db.read_session() as session:
+            states = set(
+                session.execute(
+                    select(WebhookDelivery.state).where(
+                        WebhookDelivery.tenant_id.in_(world["tenants"])
+                    )
+                ).scalars()
+            )
+        if states and "pending" not in states:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"deliveries still pending after {timeout_s} s")
+
+
+def register(client: TestClient, url: str, **spec: Any) -> dict[str, Any]:
+    response = client.post("/v1/webhooks", json={"url": url, **spec})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def submit(client: TestClient, count: int = 1) -> dict[str, Any]:
+    items = [short_item(f"item-{i}") for i in range(count)]
+    response = client.post("/v1/batches", json={"template": "voiceover", "items": items})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def test_deliveries_are_signed_per_standard_webhooks(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    # Given an endpoint with the default event types, When a batch runs to success
+    endpoint = register(world["a"], receiver.url, description="desk")
+    assert endpoint["secret"].startswith("whsec_")
+    assert endpoint["event_types"] == [
+        "job.succeeded",
+        "job.failed",
+        "job.canceled",
+        "job.expired",
+        "batch.completed",
+    ]
+    accepted = submit(world["a"])
+    run_everything(world["ctx"])
+    relay_until_settled(world, local_settings)
+    # Then it receives the job's success and the batch's completion, each verifiable
+    payloads = [
+        Webhook(endpoint["secret"]).verify(body, headers) for headers, body in receiver.requests
+    ]
+    assert [p["type"] for p in payloads] == ["job.succeeded", "batch.completed"]
+    assert payloads[0]["data"]["job_id"] == accepted["jobs"][0]["id"]
+    assert payloads[1]["data"]["counts"]["succeeded"] == 1
+    headers = receiver.requests[0][0]
+    assert headers["content-type"] == "application/json"
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + "A" * 44).verify(receiver.requests[0][1], headers)
+
+
+def test_a_failing_receiver_is_retried_with_the_same_webhook_id(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    check_retries(world, receiver, local_settings)
+
+
+@pytest.mark.postgres
+def test_a_failing_receiver_is_retried_on_postgres(
+    postgres_url: str, local_settings: Settings, receiver: Receiver
+) -> None:
+    from producer.migrate import upgrade
+
+    upgrade(postgres_url)
+    settings = local_settings.model_copy(update={"database_url": postgres_url})
+    with make_world(settings, tenants=(f"a-{uuid4().hex[:8]}", f"b-{uuid4().hex[:8]}")) as pg:
+        check_retries(pg, receiver, settings)
+
+
+def check_retries(world: dict[str, Any], receiver: Receiver, local_settings: Settings) -> None:
+    # Given a receiver that answers 500 twice, then 200
+    receiver.script = [500, 500]
+    endpoint = register(world["a"], receiver.url, event_types=["job.canceled", "batch.completed"])
+    accepted = submit(world["a"])
+    job_id = accepted["jobs"][0]["id"]
+    # When the batch is canceled (job.canceled, batch.completed) and the relay runs
+    world["a"].post(f"/v1/batches/{accepted['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    # Then each event took three attempts under one webhook-id, the last one delivered
+    assert len(receiver.requests) == 6 and all(n == 3 for n in receiver.seen.values())
+    assert len(receiver.seen) == 2
+    log = world["a"].get(f"/v1/jobs/{job_id}/webhooks").json()["deliveries"]
+    (delivery,) = log  # batch.completed belongs to no job
+    assert delivery["event_type"] == "job.canceled" and delivery["state"] == "delivered"
+    assert delivery["endpoint_id"] == endpoint["id"] and delivery["attempt_count"] == 3
+    attempts = delivery["attempts"]
+    assert [a["status_code"] for a in attempts] == [500, 500, 200]
+    assert [a["outcome"] for a in attempts] == ["http_error", "http_error", "delivered"]
+    assert [a["next_attempt_at"] is not None for a in attempts] == [True, True, False]
+    assert len(attempts[0]["response_body"]) == 1024 and attempts[2]["response_body"] == "ok"
+    assert str(delivery["event_id"]) in receiver.seen
+    by_endpoint = world["a"].get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()
+    assert {d["event_type"] for d in by_endpoint["deliveries"]} == {
+        "job.canceled",
+        "batch.completed",
+    }
+
+
+def test_attempts_run_out_redirects_are_not_followed_and_metrics_count_them(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    receiver.script = [302, 302, 302]
+    endpoint = register(world["a"], receiver.url, event_types=["batch.completed"])
+    accepted = submit(world["a"])
+    world["a"].post(f"/v1/batches/{accepted['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    (delivery,) = world["a"].get(f"/v1/webhooks/{endpoint['id']}/deliveries").json()["deliveries"]
+    assert delivery["state"] == "failed" and delivery["attempt_count"] == 3
+    assert "redirects are not followed" in delivery["attempts"][-1]["error"]
+    assert delivery["next_attempt_at"] is None
+    scrape = world["a"].get("/metrics").text
+    assert 'mediaq_webhook_delivery_attempts_total{outcome="http_error"} 3.0' in scrape
+    assert 'mediaq_webhook_deliveries{state="failed"} 1.0' in scrape
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.1.2.3/hooks",
+        "https://[::1]/hooks",
+        "https://[::ffff:127.0.0.1]/hooks",
+        "https://2130706433/hooks",  # 127.0.0.1, spelled as one decimal number
+        "https://0x7f000001/hooks",
+        "http://example.com/hooks",  # https only
+        "https://user:pw@example.com/hooks",
+        "https://exa mple.com/hooks",
+    ],
+)
+def test_targets_inside_the_network_are_refused_at_registration(
+    api_client: TestClient, url: str
+) -> None:
+    response = api_client.post("/v1/webhooks", json={"url": url})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/webhook-url-refused"
+    assert problem["errors"][0]["field"] == "url" and problem["errors"][0]["detail"]
+    assert api_client.get("/v1/webhooks").json()["endpoints"] == []
+
+
+def test_another_tenant_cannot_see_delete_or_read_the_log(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    a, b = world["a"], world["b"]
+    endpoint = register(a, receiver.url, event_types=["job.canceled"])
+    accepted = submit(a)
+    job_id = accepted["jobs"][0]["id"]
+    a.post(f"/v1/jobs/{job_id}/cancel")
+    relay_until_settled(world, local_settings)
+    for path in (
+        f"/v1/webhooks/{endpoint['id']}",
+        f"/v1/webhooks/{endpoint['id']}/deliveries",
+        f"/v1/jobs/{job_id}/webhooks",
+    ):
+        assert b.get(path).status_code == 404, path
+    assert b.delete(f"/v1/webhooks/{endpoint['id']}").status_code == 404
+    assert b.get("/v1/webhooks").json()["endpoints"] == []
+    # B's own endpoint gets none of A's events
+    register(b, receiver.url)
+    before = len(receiver.requests)
+    a.post(f"/v1/batches/{submit(a)['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    assert all(json.loads(body)["type"] == "job.canceled" for _, body in receiver.requests)
+    assert len(receiver.requests) == before + 1
+    # A's endpoint is intact, and A can delete it
+    assert a.get(f"/v1/webhooks/{endpoint['id']}").status_code == 200
+    assert a.delete(f"/v1/webhooks/{endpoint['id']}").status_code == 204
+    assert a.get(f"/v1/webhooks/{endpoint['id']}").status_code == 404
+    assert a.get(f"/v1/jobs/{job_id}/webhooks").json()["deliveries"][0]["state"] == "delivered"
+
+
+def test_the_secret_is_shown_once_and_stored_encrypted(
+    world: dict[str, Any], receiver: Receiver
+) -> None:
+    endpoint = register(world["a"], receiver.url)
+    secret = endpoint["secret"]
+    listed = (
+        world["a"].get("/v1/webhooks").text + world["a"].get(f"/v1/webhooks/{endpoint['id']}").text
+    )
+    assert "secret" not in listed and secret not in listed
+    with world["ctx"].db.read_session() as session:
+        stored = session.execute(select(WebhookEndpoint.secret_encrypted)).scalar_one()
+    assert secret not in stored and secret.removeprefix("whsec_") not in stored
