@@ -1,14 +1,15 @@
-"""Per-API-key token buckets in the database, so every API replica draws from the same bucket.
+"""Per-API-key token buckets: submissions in the database, reads in each replica's memory.
 
-One bucket is one `rate_bucket` row. Taking a token is a single conditional UPDATE that
-refills the bucket for the time passed and takes one token only if one is there; the database
-serializes concurrent takers on the row (PostgreSQL row lock, SQLite write lock), so two
-replicas can never both spend the last token.
+Submissions draw from one bucket that every API replica shares: one `rate_bucket` row. Taking
+a token is a single conditional UPDATE that refills the bucket for the time passed and takes one
+token only if one is there; the database serializes concurrent takers on the row (PostgreSQL row
+lock, SQLite write lock), so two replicas can never both spend the last token.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -64,6 +65,34 @@ def take_token(*, session: Session, key: str, rate: Rate, now_s: float | None = 
         return 0.0
     tokens = min(capacity, row.tokens + (now_s - row.updated_s) * rate.per_s)
     return max((1.0 - tokens) / rate.per_s, 0.001)
+
+
+class LocalBuckets:
+    """Token buckets in this process's memory, for reads.
+
+    A read must stay a read: a database write per status poll would serialise pollers behind
+    writers (SQLite) and cost a commit each. The price is that each API replica keeps its own
+    buckets, so N replicas allow N times the rate in all.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, monotonic time)
+
+    def take(self, *, key: str, rate: Rate, now_s: float | None = None) -> float:
+        """Like take_token: 0.0 when a token was taken, else the seconds until one is there."""
+        if rate.is_unlimited:
+            return 0.0
+        now_s = time.monotonic() if now_s is None else now_s
+        capacity = float(max(rate.burst, 1))
+        with self._lock:
+            tokens, then = self._buckets.get(key, (capacity, now_s))
+            tokens = min(capacity, tokens + (now_s - then) * rate.per_s)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now_s)
+                return 0.0
+            self._buckets[key] = (tokens, now_s)
+        return max((1.0 - tokens) / rate.per_s, 0.001)
 
 
 def retry_after_header(wait_s: float) -> str:

@@ -8,12 +8,13 @@ from producer.api.problems import ProblemError
 from producer.db import Database
 from producer.keys import Principal
 from producer.quota import QuotaExceeded
-from producer.ratelimit import Rate, retry_after_header, take_token
+from producer.ratelimit import LocalBuckets, Rate, retry_after_header, take_token
 from producer.settings import Settings
 
 # Retry-After for the job quota: jobs finish at their own pace, so this is a polling hint
 QUOTA_RETRY_AFTER_S = 10
 READ_TO_SUBMIT_RATE = 10  # a key's --rate sets submissions; its reads get this multiple
+_read_buckets = LocalBuckets()  # per process: reads write nothing (producer/ratelimit.py)
 
 TOO_MANY_REQUESTS: dict[str, Any] = {
     "description": "Over the key's request rate or the tenant's job quota",
@@ -48,8 +49,12 @@ def enforce_rate(*, db: Database, settings: Settings, caller: Principal, is_subm
     if rate.is_unlimited:
         return
     kind = "submit" if is_submit else "read"
-    with db.session() as session:
-        wait_s = take_token(session=session, key=f"{caller.key_id}:{kind}", rate=rate)
+    bucket = f"{caller.key_id}:{kind}"
+    if is_submit:
+        with db.session() as session:
+            wait_s = take_token(session=session, key=bucket, rate=rate)
+    else:
+        wait_s = _read_buckets.take(key=bucket, rate=rate)
     if wait_s <= 0:
         return
     setting = "MEDIAQ_SUBMIT_RATE_PER_S" if is_submit else "MEDIAQ_READ_RATE_PER_S"

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from producer.db import Database
 from producer.keys import create_key
 from producer.main import create_app
-from producer.ratelimit import Rate, take_token
+from producer.ratelimit import LocalBuckets, Rate, take_token
 from producer.settings import Settings
-from schemas.tables import Job
+from schemas.tables import Job, RateBucket
 from tests.conftest import make_key
 from tests.producer.test_api_batches import assert_problem
 
@@ -232,3 +232,26 @@ def test_on_postgres_the_bucket_and_the_quota_hold_across_connections(postgres_u
     finally:
         for db in databases:
             db.dispose()
+
+
+def test_read_buckets_refill_at_their_rate_in_memory_and_write_nothing() -> None:
+    buckets = LocalBuckets()
+    rate = Rate(per_s=2.0, burst=3)
+    taken = [buckets.take(key="k:read", rate=rate, now_s=10.0) for _ in range(4)]
+    assert taken[:3] == [0.0, 0.0, 0.0] and taken[3] == pytest.approx(0.5)
+    assert buckets.take(key="k:read", rate=rate, now_s=10.5) == 0.0  # one token back
+    assert buckets.take(key="other:read", rate=rate, now_s=10.5) == 0.0  # its own bucket
+    assert [buckets.take(key="k:read", rate=rate, now_s=99.0) for _ in range(4)].count(0.0) == 3
+    assert buckets.take(key="k:read", rate=Rate(per_s=0, burst=0)) == 0.0  # 0: no limit
+
+
+def test_a_read_writes_no_bucket_row(embedded_settings: Settings) -> None:
+    key = key_with(embedded_settings, rate_per_s=0.5)
+    with client_for(embedded_settings, key) as client:
+        assert client.get("/v1/batches").status_code == 200
+    db = Database(embedded_settings.resolved_database_url())
+    try:
+        with db.read_session() as session:
+            assert session.execute(select(func.count()).select_from(RateBucket)).scalar_one() == 0
+    finally:
+        db.dispose()
