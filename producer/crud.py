@@ -31,19 +31,32 @@ ACTIVE_STAGE_STATES = (StageState.PENDING, StageState.QUEUED, StageState.RUNNING
 
 
 def claim_stage_run(
-    *, session: Session, stage_run_id: str, owner: str, lease_s: float
+    *,
+    session: Session,
+    stage_run_id: str,
+    owner: str,
+    lease_s: float,
+    dead_owner: str | None = None,
 ) -> StageRun | None:
-    """Take the stage run if it is queued or its lease has expired; None when someone has it."""
+    """Take the stage run if it is queued or its lease has expired; None when someone has it.
+
+    Args:
+        dead_owner: a lease holder known to be dead (a killed process on this host): its lease
+            is taken over at once instead of after it expires. Compare-and-set on the owner, so
+            a lease renewed by anyone else in between is left alone.
+    """
     now = utcnow()
+    takeable = [
+        StageRun.state == StageState.QUEUED,
+        (StageRun.state == StageState.RUNNING) & (StageRun.lease_expires_at < now),
+    ]
+    if dead_owner is not None:
+        takeable.append(
+            (StageRun.state == StageState.RUNNING) & (StageRun.lease_owner == dead_owner)
+        )
     claimed = session.execute(
         update(StageRun)
-        .where(
-            StageRun.id == stage_run_id,
-            or_(
-                StageRun.state == StageState.QUEUED,
-                (StageRun.state == StageState.RUNNING) & (StageRun.lease_expires_at < now),
-            ),
-        )
+        .where(StageRun.id == stage_run_id, or_(*takeable))
         .values(
             state=StageState.RUNNING,
             lease_owner=owner,

@@ -28,6 +28,7 @@ from workers.cancellation import StageCanceled, cancel_scope
 from workers.context import WorkerContext
 from workers.engines.base import Engine, EngineError
 from workers.heartbeat import Heartbeat
+from workers.lease_holders import dead_local_owner
 from workers.publish import Published, StageSnapshot, publish_outputs
 from workers.stages.base import Stage
 
@@ -60,6 +61,18 @@ def run_stage(stage_run_id: str, *, ctx: WorkerContext) -> RunOutcome:
             owner=ctx.owner,
             lease_s=ctx.settings.lease_s,
         )
+        dead = None if stage else dead_local_owner(session=session, stage_run_id=stage_run_id)
+        if dead is not None:
+            # its holder was killed on this host (the OOM killer, say): take it over now
+            # rather than after the lease runs out
+            log.warning("stage run %s: holder %s is dead, taking it over", stage_run_id, dead)
+            stage = claim_stage_run(
+                session=session,
+                stage_run_id=stage_run_id,
+                owner=ctx.owner,
+                lease_s=ctx.settings.lease_s,
+                dead_owner=dead,
+            )
         if stage is not None and is_overdue(session=session, job_id=stage.job_id):
             # past the deadline: never start the work; the job ends expired
             expire_jobs(session=session, job_ids=[stage.job_id])
