@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -84,6 +86,41 @@ def create_key(
         )
     )
     return key_id, key
+
+
+class VerifiedKeys:
+    """Keys verified in the last `ttl_s` seconds, so a poller's key is not looked up every time.
+
+    Only valid keys are remembered (by their sha256, never in clear). Revoking a key therefore
+    takes effect on each API replica within `ttl_s` (MEDIAQ_KEY_CACHE_S); 0 turns this off.
+    """
+
+    def __init__(self, *, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        if self.ttl_s <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(_fingerprint(key))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # rare (that many live keys): start again, not a leak
+            self._entries[_fingerprint(key)] = (principal, time.monotonic() + self.ttl_s)
+
+
+def _fingerprint(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def verify_key(*, session: Session, key: str, secret: bytes) -> Principal | None:

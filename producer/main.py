@@ -26,6 +26,7 @@ from producer.api.problems import install_problem_handlers
 from producer.broker import make_celery
 from producer.dashboard.views import mount_dashboard
 from producer.db import Database
+from producer.keys import VerifiedKeys
 from producer.objectstore import open_object_store
 from producer.settings import Settings, get_settings
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store=open_object_store(settings.resolved_storage_url()),
         celery=make_celery(settings, name="mediaq-api"),
         secret=settings.resolved_secret_key(),
+        verified_keys=VerifiedKeys(ttl_s=settings.key_cache_s),
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)

@@ -102,7 +102,10 @@ def batch_view(
     if custom_id:
         query = query.where(Job.custom_id.icontains(custom_id, autoescape=True))
     jobs = session.execute(query.order_by(Job.position).offset(jobs_offset).limit(jobs_limit)).all()
-    progress = job_progress(session=session, job_ids=[row.id for row in jobs])
+    # a succeeded job is at no stage: only the others need their stage runs read
+    progress = job_progress(
+        session=session, job_ids=[row.id for row in jobs if row.state != JobState.SUCCEEDED]
+    )
     view.jobs = [
         JobSummary(
             id=row.id,
@@ -110,8 +113,8 @@ def batch_view(
             state=JobState(row.state),
             started_at=as_utc(row.started_at),
             finished_at=as_utc(row.finished_at),
-            stage=progress[row.id].stage,
-            error_class=progress[row.id].error_class,
+            stage=progress[row.id].stage if row.id in progress else None,
+            error_class=progress[row.id].error_class if row.id in progress else None,
         )
         for row in jobs
     ]

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     submit_burst: int = 50
     read_rate_per_s: float = 100.0
     read_burst: int = 500
+    # a verified API key is trusted this long by each API replica (revocation delay); 0: never
+    key_cache_s: float = 5.0
     max_unfinished_jobs: int = 100_000
 
     lease_s: float = 600.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import ProblemError, not_found
+from producer.api.responses import json_response
 from producer.api.throttle import TOO_MANY_REQUESTS, job_quota, quota_problem
 from producer.assets import (
     is_storable_media_type,
@@ -385,7 +386,7 @@ def get_batch_view(
             description="List only jobs whose custom_id contains this text (any case)",
         ),
     ] = None,
-) -> BatchView:
+) -> Response:
     with svc.db.read_session() as session:
         view = batch_view(
             session=session,
@@ -398,7 +399,7 @@ def get_batch_view(
         )
     if view is None:
         raise not_found("batch", batch_id)
-    return view
+    return json_response(view)
 
 
 @router.post("/{batch_id}/cancel", response_model=CancelResult, responses=PROBLEMS)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from producer.api.batches import PROBLEMS
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.problems import not_found
+from producer.api.responses import json_response
 from producer.crud import cancel_jobs
 from producer.queries import get_job, job_view
 from producer.revoke import revocable_stage_run_ids, revoke_stage_runs
@@ -22,12 +23,12 @@ def get_job_view(
     job_id: str,
     svc: Annotated[Services, Depends(services)],
     tenant: ReadTenant,
-) -> JobView:
+) -> Response:
     with svc.db.read_session() as session:
         view = job_view(session=session, tenant_id=tenant, job_id=job_id)
     if view is None:
         raise not_found("job", job_id)
-    return view
+    return json_response(view)
 
 
 @router.post("/{job_id}/cancel", response_model=CancelResult, responses=PROBLEMS)

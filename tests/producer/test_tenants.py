@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -132,9 +133,16 @@ def test_unknown_tampered_and_revoked_keys_are_refused(world: dict[str, Any]) ->
         assert TestClient(app, headers={"X-API-Key": bad}).get("/v1/batches").status_code == 401, (
             bad
         )
+    assert world["clients"]["a"].get("/v1/batches").status_code == 200  # verified, remembered
     with world["ctx"].db.session() as session:
         assert revoke_key(session=session, key_id=key.split("_")[1])
-    assert world["clients"]["a"].get("/v1/batches").status_code == 401
+    # Then the key stops working within the replica's key cache time (MEDIAQ_KEY_CACHE_S)
+    settings = app.state.services.settings
+    deadline = time.monotonic() + settings.key_cache_s + 2
+    while (status := world["clients"]["a"].get("/v1/batches").status_code) == 200:
+        assert time.monotonic() < deadline, "a revoked key still works after the cache time"
+        time.sleep(0.2)
+    assert status == 401
 
 
 def test_a_read_only_key_cannot_submit_cancel_or_upload(world: dict[str, Any]) -> None:
@@ -180,3 +188,18 @@ def _queued(ctx: WorkerContext) -> list[str]:
         return list(
             session.execute(select(StageRun.id).where(StageRun.state == "queued")).scalars()
         )
+
+
+def test_verified_keys_are_remembered_by_fingerprint_for_their_time_only() -> None:
+    from producer.keys import Principal, VerifiedKeys
+
+    who = Principal("t", "k1", frozenset({"read"}), None, None)
+    cache = VerifiedKeys(ttl_s=0.2)
+    cache.put("mq_k1_secret", who)
+    assert cache.get("mq_k1_secret") == who and cache.get("mq_k1_other") is None
+    assert "mq_k1_secret" not in repr(cache._entries)  # never kept in clear
+    time.sleep(0.25)
+    assert cache.get("mq_k1_secret") is None
+    off = VerifiedKeys(ttl_s=0)
+    off.put("mq_k1_secret", who)
+    assert off.get("mq_k1_secret") is None
