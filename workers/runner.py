@@ -43,9 +43,10 @@ class RunOutcome:
     status: str
     stage_run_id: str
     detail: str = ""
-    # after a cache hit: the next ready stage, not sent, for this worker to run at once (a
-    # chain of cache hits then costs no broker hops; the stage is `queued` in the database,
-    # so the reconciler re-sends it should the worker die first)
+    # after a success: one next ready stage, not sent, for this worker to run at once (a job's
+    # chain then costs no broker hop per stage; the stage is `queued` in the database, so the
+    # reconciler re-sends it should the worker die first). Other ready stages are sent, so a
+    # fan-out still spreads over the workers.
     follow_on: StageMessage | None = None
 
 
@@ -204,7 +205,7 @@ def _commit(
         if messages is None:
             session.rollback()
             return RunOutcome("lost_lease", snap.id, "lease lost or stage canceled before commit")
-    follow_on = next((m for m in messages if not m.countdown_s), None) if is_cache_hit else None
+    follow_on = next((m for m in messages if not m.countdown_s), None)
     _send(ctx, [m for m in messages if m is not follow_on])
     return RunOutcome("cache_hit" if is_cache_hit else "succeeded", snap.id, follow_on=follow_on)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from producer.broker import RUN_STAGE_TASK
@@ -15,20 +16,26 @@ from workers.runner import RunOutcome, run_stage
 log = logging.getLogger(__name__)
 
 MAX_FOLLOW_ONS = 64  # a job's whole DAG, with room; then the broker takes over again
+# Running follow-ons keeps a higher-priority message waiting at most this long, and bounds how
+# much longer a warm shutdown waits for this delivery than for one stage.
+FOLLOW_ON_BUDGET_S = 30.0
 
 
 @app.task(name=RUN_STAGE_TASK, acks_late=True, reject_on_worker_lost=True, bind=True)
 def run_stage_task(self: Any, stage_run_id: str) -> str:
     ctx = get_context(app)
     queue = (self.request.delivery_info or {}).get("routing_key")
+    started = time.monotonic()
     outcome = _run_logged(stage_run_id, ctx)
     status = outcome.status
     for _ in range(MAX_FOLLOW_ONS):
         follow_on = outcome.follow_on
         if follow_on is None or follow_on.queue != queue:
             break
+        if time.monotonic() - started > FOLLOW_ON_BUDGET_S:
+            break
         outcome = _run_logged(follow_on.stage_run_id, ctx)
-    if outcome.follow_on is not None:  # for another queue, or the chain is long: send it
+    if outcome.follow_on is not None:  # for another queue, or over the budget: send it
         send_stage_runs(app=ctx.app, settings=ctx.settings, messages=[outcome.follow_on])
     return status
 
