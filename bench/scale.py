@@ -40,7 +40,7 @@ class ScaleSizes:
 
 
 FULL = ScaleSizes(
-    articles=12, news_script={"target_duration_s": 20}, growth=(10, 100, 1000), timeout_s=900
+    articles=12, news_script={"target_duration_s": 10}, growth=(10, 100, 1000), timeout_s=900
 )
 QUICK = ScaleSizes(
     articles=4, news_script={"target_duration_s": 6}, growth=(5, 10, 20), timeout_s=600
