@@ -76,6 +76,20 @@ class Database:
         with self.read_sessions() as session:
             yield session
 
+    def refresh_planner_stats(self, *table_names: str) -> None:
+        """ANALYZE the tables on PostgreSQL (a no-op on SQLite).
+
+        After a large batch lands, the planner's statistics still describe the tables as they
+        were: it then scans instead of using the job and stage-run indexes until autovacuum
+        analyses them, up to a minute later, which is when dashboards poll hardest.
+        """
+        if self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            for name in table_names:
+                connection.exec_driver_sql(f'ANALYZE "{name}"')
+            connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()

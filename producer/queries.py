@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -13,7 +14,7 @@ from producer.ids import as_utc
 from producer.job_progress import job_progress
 from schemas.api import BatchPage, BatchView, JobSummary, JobView, OutputRef, StageView
 from schemas.states import TERMINAL_JOB_STATES, ErrorClass, JobState, StageState
-from schemas.tables import Artifact, Batch, Job, StageRun
+from schemas.tables import Artifact, Batch, Event, Job, StageRun
 
 
 def job_counts(*, session: Session, batch_ids: Iterable[str]) -> dict[str, dict[JobState, int]]:
@@ -30,6 +31,38 @@ def job_counts(*, session: Session, batch_ids: Iterable[str]) -> dict[str, dict[
     for batch_id, state, count in rows:
         counts[batch_id][JobState(state)] = count
     return counts
+
+
+class RecentCounts:
+    """Jobs per state of each batch, kept by one API replica while nothing has changed.
+
+    Counting a 10,000-job batch is most of a status read's cost, and dashboards poll the same
+    batch together. Every change of a job writes an event row in its transaction
+    (producer/events.py), so while the tenant's latest event id is the one seen when the counts
+    were taken, they are still exact; a newer event means counting again.
+    """
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[dict[JobState, int], int]] = {}
+
+    def get(self, *, session: Session, tenant_id: str, batch_id: str) -> dict[JobState, int]:
+        # the version first: a change committed between the two reads then only costs a recount
+        version = session.execute(
+            select(func.max(Event.id)).where(Event.tenant_id == tenant_id)
+        ).scalar_one_or_none()
+        version = -1 if version is None else int(version)
+        with self._lock:
+            entry = self._entries.get(batch_id)
+        if entry is not None and entry[1] == version:
+            return dict(entry[0])
+        counts = job_counts(session=session, batch_ids=[batch_id])[batch_id]
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[batch_id] = (counts, version)
+        return dict(counts)
 
 
 def _last_finished(*, session: Session, batch_ids: list[str]) -> dict[str, datetime | None]:
@@ -78,17 +111,22 @@ def batch_view(
     jobs_limit: int,
     job_state: JobState | None = None,
     custom_id: str | None = None,
+    recent_counts: RecentCounts | None = None,
 ) -> BatchView | None:
     """The batch with counts per state and one page of its jobs in submission order.
 
     Args:
         job_state: list only the jobs in this state.
         custom_id: list only the jobs whose custom_id contains this text (case-insensitive).
+        recent_counts: counts per state kept while the tenant has no newer event, else counted.
     """
     batch = get_batch(session=session, tenant_id=tenant_id, batch_id=batch_id)
     if batch is None:
         return None
-    counts = job_counts(session=session, batch_ids=[batch.id])[batch.id]
+    if recent_counts is not None:
+        counts = recent_counts.get(session=session, tenant_id=tenant_id, batch_id=batch.id)
+    else:
+        counts = job_counts(session=session, batch_ids=[batch.id])[batch.id]
     last = None
     if sum(counts[state] for state in TERMINAL_JOB_STATES) == batch.item_count:
         # only a finished batch has a completion time; skip the scan over its jobs otherwise

@@ -225,8 +225,14 @@ def _key_reused(key: str) -> ProblemError:
     )
 
 
+# a batch this large changes the tables enough to mislead the planner (Database docstring)
+ANALYZE_AFTER_ITEMS = 1000
+
+
 def _dispatch(svc: Services, messages: list[StageMessage]) -> None:
     send_stage_runs(app=svc.celery, settings=svc.settings, messages=messages)
+    if len(messages) >= ANALYZE_AFTER_ITEMS:
+        svc.db.refresh_planner_stats("job", "stage_run")
 
 
 @dataclass(frozen=True)
@@ -396,6 +402,7 @@ def get_batch_view(
             jobs_limit=jobs_limit,
             job_state=state,
             custom_id=custom_id,
+            recent_counts=svc.recent_counts,
         )
     if view is None:
         raise not_found("batch", batch_id)

@@ -15,6 +15,7 @@ from producer.api.throttle import enforce_rate
 from producer.db import Database
 from producer.keys import Principal, VerifiedKeys, verify_key
 from producer.objectstore import ObjectStore
+from producer.queries import RecentCounts
 from producer.settings import Settings
 
 
@@ -26,6 +27,7 @@ class Services:
     celery: Celery
     secret: bytes
     verified_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl_s=5.0))
+    recent_counts: RecentCounts = field(default_factory=RecentCounts)
 
 
 # The dependencies are `async def` and do their I/O in the thread pool only when they must:

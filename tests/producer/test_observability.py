@@ -131,8 +131,9 @@ def test_worker_writes_json_logs_with_ids_and_sends_task_events(
     for event in events:
         if event.get("name", RUN_STAGE_TASK) == RUN_STAGE_TASK:
             by_type.setdefault(event["type"], set()).add(event.get("uuid", ""))
+    # (one task: the worker that ran the script ran the tts stage right after it, unsent)
     for kind in ("task-received", "task-started", "task-succeeded"):
-        assert len(by_type.get(kind, ())) >= 2, (kind, sorted(by_type))  # script and tts
+        assert len(by_type.get(kind, ())) >= 1, (kind, sorted(by_type))
     assert by_type.get("task-sent"), sorted(by_type)
 
     # And the worker's log is JSON lines naming the job, its batch and the stage run
