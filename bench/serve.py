@@ -28,7 +28,14 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url())
     local_api_key(settings)  # the clients read it from <data dir>/local-api-key
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=args.port, log_level="warning")
+    # keep-alive longer than any poll gap: a connection closed under a request is a bench error
+    uvicorn.run(
+        create_app(settings),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        timeout_keep_alive=60,
+    )
 
 
 if __name__ == "__main__":

@@ -7,8 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+
+def json_text(value: Any) -> str:
+    """JSON columns' serializer: orjson is several times faster than the json module, which
+    matters when a 10,000-item batch writes about 90,000 JSON values in one transaction."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
 
 
 def make_engine(url: str, *, is_read_only: bool = False) -> Engine:
@@ -21,14 +28,20 @@ def make_engine(url: str, *, is_read_only: bool = False) -> Engine:
     """
     if url.startswith("sqlite"):
         return _make_sqlite_engine(url, is_read_only=is_read_only)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=json_text
+    )
 
 
 def _make_sqlite_engine(url: str, *, is_read_only: bool) -> Engine:
     database = url.split("///", 1)[-1]
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": 60, "check_same_thread": False},
+        json_serializer=json_text,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -104,7 +104,10 @@ class PipelineTemplate(BaseModel):
         return self
 
     def node(self, name: str) -> StageNode:
-        return next(node for node in self.stages if node.name == name)
+        for node in self.stages:
+            if node.name == name:
+                return node
+        raise KeyError(name)
 
 
 def upstream_names(node: StageNode) -> list[str]:
