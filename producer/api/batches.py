@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
@@ -14,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
+from producer.api.pagination import parse_cursor
 from producer.api.problems import ProblemError, not_found
 from producer.api.responses import json_response
 from producer.api.throttle import TOO_MANY_REQUESTS, job_quota, quota_problem
@@ -34,7 +34,7 @@ from producer.intake import (
     parse_json_spec,
     spec_digest,
 )
-from producer.queries import batch_view, decode_cursor, get_batch, list_batches
+from producer.queries import batch_view, get_batch, list_batches
 from producer.quota import QuotaExceeded, check_job_quota
 from producer.revoke import revocable_stage_run_ids, revoke_stage_runs
 from producer.submission import (
@@ -362,16 +362,9 @@ def get_batches(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> BatchPage:
     with svc.db.read_session() as session:
-        return list_batches(session=session, tenant_id=tenant, limit=limit, cursor=_cursor(cursor))
-
-
-def _cursor(raw: str | None) -> tuple[datetime, str] | None:
-    if raw is None:
-        return None
-    try:
-        return decode_cursor(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("malformed cursor", [{"field": "cursor", "detail": "malformed"}]) from None
+        return list_batches(
+            session=session, tenant_id=tenant, limit=limit, cursor=parse_cursor(cursor)
+        )
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=PROBLEMS)

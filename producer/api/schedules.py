@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from producer.api.batches import PROBLEMS
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
+from producer.api.pagination import parse_cursor
 from producer.api.problems import not_found
 from producer.assets import owns_artifact, resolve_references
 from producer.ids import utcnow
@@ -115,7 +116,7 @@ def get_schedules(
 ) -> SchedulePage:
     with svc.db.read_session() as session:
         return list_schedules(
-            session=session, tenant_id=tenant, limit=limit, cursor=_cursor(cursor)
+            session=session, tenant_id=tenant, limit=limit, cursor=parse_cursor(cursor)
         )
 
 
@@ -213,7 +214,7 @@ def get_runs(
         if get_schedule(session=session, tenant_id=tenant, schedule_id=schedule_id) is None:
             raise not_found("schedule", schedule_id)
         return list_runs(
-            session=session, schedule_id=schedule_id, limit=limit, cursor=_cursor(cursor)
+            session=session, schedule_id=schedule_id, limit=limit, cursor=parse_cursor(cursor)
         )
 
 
