@@ -50,11 +50,18 @@ def test_a_stage_longer_than_the_visibility_timeout_runs_once(
         cluster.wait_drained(batch_id, timeout_s=120)
         drain_s = time.monotonic() - started
         with cluster.db.read_session() as session:
-            long_tts = session.execute(
-                select(StageRun.id, StageRun.attempts, StageRun.started_at, StageRun.finished_at)
+            long_stages = session.execute(
+                select(
+                    StageRun.id,
+                    StageRun.name,
+                    StageRun.attempts,
+                    StageRun.started_at,
+                    StageRun.finished_at,
+                )
                 .join(Job, Job.id == StageRun.job_id)
-                .where(Job.batch_id == batch_id, Job.position < LONG_JOBS, StageRun.name == "tts")
+                .where(Job.batch_id == batch_id, Job.position < LONG_JOBS)
             ).all()
+        long_tts = [row for row in long_stages if row.name == "tts"]
         store = open_object_store(settings.resolved_storage_url())
         audit = audit_batch(
             db=cluster.db, store=store, batch_id=batch_id, log_path=settings.data_dir / "worker.log"
@@ -62,7 +69,9 @@ def test_a_stage_longer_than_the_visibility_timeout_runs_once(
     # Then each long stage ran longer than the timeout, was delivered again while it ran,
     # and that delivery was dropped: one attempt, one commit, nothing published twice
     outcomes = read_outcomes(settings.data_dir / "worker.log")
-    long_ids = {row.id for row in long_tts}
+    # the worker that ran a long job's script ran its tts right after it in the same delivery
+    # (workers/tasks.py follow-ons), so the message Redis hands out again may be either's
+    long_ids = {row.id for row in long_stages}
     redelivered = sum(1 for sid, outcome in outcomes if sid in long_ids and outcome == "skipped")
     longest_s = max((row.finished_at - row.started_at).total_seconds() for row in long_tts)
     extra = f"longest_stage_s={longest_s:.1f} visibility_timeout_s={VISIBILITY_TIMEOUT_S:g}"
@@ -76,5 +85,5 @@ def test_a_stage_longer_than_the_visibility_timeout_runs_once(
     )
     assert longest_s > VISIBILITY_TIMEOUT_S, "no stage outlived the visibility timeout"
     assert redelivered >= 1, "Redis did not redeliver: the scenario tested nothing"
-    assert all(row.attempts == 1 for row in long_tts), [row.attempts for row in long_tts]
+    assert all(row.attempts == 1 for row in long_stages), [r.attempts for r in long_stages]
     assert_clean(audit, accepted=JOBS)
