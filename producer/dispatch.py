@@ -22,18 +22,33 @@ class StageMessage:
     countdown_s: float = 0.0
 
 
-def send_stage_runs(*, app: Celery, settings: Settings, messages: Iterable[StageMessage]) -> int:
+def send_stage_runs(
+    *,
+    app: Celery,
+    settings: Settings,
+    messages: Iterable[StageMessage],
+    declare_queues: bool = False,
+) -> int:
     """Publish one message per stage run over a single broker connection.
 
     A failure to publish is logged, not raised: the stage stays `queued` in the database and
     the reconciler sends it again.
 
+    Args:
+        declare_queues: declare the target queues first (the reconciler does): a Redis that
+            was flushed has lost kombu's exchange-to-queue bindings, and a message published
+            before a worker declares them again is routed nowhere.
+
     Returns:
         How many messages were published.
     """
+    messages = list(messages)
     sent = 0
     try:
         with app.producer_or_acquire() as producer:
+            if declare_queues:
+                for name in sorted({message.queue for message in messages}):
+                    app.amqp.queues[name].bind(producer.channel).declare()
             for message in messages:
                 app.send_task(
                     RUN_STAGE_TASK,

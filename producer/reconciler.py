@@ -34,7 +34,7 @@ def reconcile_once(*, db: Database, app: Celery, settings: Settings, limit: int 
         revoke_stage_runs(app=app, settings=settings, stage_run_ids=to_revoke)
     if messages:
         log.warning("re-sending %d stale stage runs", len(messages))
-        send_stage_runs(app=app, settings=settings, messages=messages)
+        send_stage_runs(app=app, settings=settings, messages=messages, declare_queues=True)
     return len(messages)
 
 
