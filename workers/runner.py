@@ -43,10 +43,9 @@ class RunOutcome:
     status: str
     stage_run_id: str
     detail: str = ""
-    # after a success: one next ready stage, not sent, for this worker to run at once (a job's
-    # chain then costs no broker hop per stage; the stage is `queued` in the database, so the
-    # reconciler re-sends it should the worker die first). Other ready stages are sent, so a
-    # fan-out still spreads over the workers.
+    # after a cache hit: one next ready stage, not sent, for this worker to run at once (an
+    # unchanged job then costs no broker hop per stage; the stage is `queued` in the database,
+    # so the reconciler re-sends it should the worker die first). Other ready stages are sent.
     follow_on: StageMessage | None = None
 
 
@@ -205,7 +204,10 @@ def _commit(
         if messages is None:
             session.rollback()
             return RunOutcome("lost_lease", snap.id, "lease lost or stage canceled before commit")
-    follow_on = next((m for m in messages if not m.countdown_s), None)
+    # only after a cache hit: a chain of fresh stages in one delivery kept its message unacked
+    # for the whole chain, and a worker caught by a Redis restart then stopped consuming
+    # (tests/fault/test_redis_restart.py failed intermittently with it)
+    follow_on = next((m for m in messages if not m.countdown_s), None) if is_cache_hit else None
     _send(ctx, [m for m in messages if m is not follow_on])
     return RunOutcome("cache_hit" if is_cache_hit else "succeeded", snap.id, follow_on=follow_on)
 

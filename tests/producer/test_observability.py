@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -115,7 +116,9 @@ def test_worker_writes_json_logs_with_ids_and_sends_task_events(
         with app.connection() as connection:
             receiver = app.events.Receiver(connection, handlers={"*": events.append}, app=app)
             receiver_ready.set()
-            receiver.capture(limit=None, timeout=120, wakeup=False)
+            # idle after the test (a socket timeout): not the test's concern
+            with contextlib.suppress(TimeoutError, OSError):
+                receiver.capture(limit=None, timeout=120, wakeup=False)
 
     threading.Thread(target=capture, daemon=True).start()
     assert receiver_ready.wait(10)
@@ -131,9 +134,8 @@ def test_worker_writes_json_logs_with_ids_and_sends_task_events(
     for event in events:
         if event.get("name", RUN_STAGE_TASK) == RUN_STAGE_TASK:
             by_type.setdefault(event["type"], set()).add(event.get("uuid", ""))
-    # (one task: the worker that ran the script ran the tts stage right after it, unsent)
     for kind in ("task-received", "task-started", "task-succeeded"):
-        assert len(by_type.get(kind, ())) >= 1, (kind, sorted(by_type))
+        assert len(by_type.get(kind, ())) >= 2, (kind, sorted(by_type))  # script and tts
     assert by_type.get("task-sent"), sorted(by_type)
 
     # And the worker's log is JSON lines naming the job, its batch and the stage run
