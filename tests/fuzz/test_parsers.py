@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from producer.api.batches import _cursor, _form_json, _spec
+from producer.api.batches import _form_json, _spec
+from producer.api.pagination import parse_cursor
 from producer.api.problems import ProblemError
 from producer.assets import resolve_references
 from producer.intake import check_spec, parse_items, parse_json_spec, spec_digest
@@ -399,7 +400,7 @@ def test_any_cursor_decodes_or_raises_value_error(raw: str) -> None:
 @given(raw=cursors)
 def test_the_batch_list_answers_any_bad_cursor_with_a_422(raw: str) -> None:
     try:
-        _cursor(raw)
+        parse_cursor(raw)
     except ProblemError as problem:
         assert_problem(problem, 422)
         assert problem.errors == [{"field": "cursor", "detail": "malformed"}]
