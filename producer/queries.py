@@ -6,9 +6,10 @@ import base64
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from producer.ids import as_utc
 from producer.job_progress import job_progress
@@ -165,24 +166,41 @@ def list_batches(
 ) -> BatchPage:
     """Newest first, keyset-paginated on (created_at, id)."""
     query = select(Batch).where(Batch.tenant_id == tenant_id)
-    if cursor is not None:
-        query = query.where(tuple_(Batch.created_at, Batch.id) < cursor)
-    batches = list(
-        session.execute(query.order_by(Batch.created_at.desc(), Batch.id.desc()).limit(limit + 1))
-        .scalars()
-        .all()
+    batches, next_cursor = keyset_page(
+        session=session,
+        query=query,
+        order=(Batch.created_at, Batch.id),
+        limit=limit,
+        cursor=cursor,
     )
-    has_more = len(batches) > limit
-    batches = batches[:limit]
     ids = [b.id for b in batches]
     counts = job_counts(session=session, batch_ids=ids)
     last = _last_finished(session=session, batch_ids=ids)
     views = [_batch_view(b, counts[b.id], last.get(b.id)) for b in batches]
-    next_cursor = None
-    if has_more:
-        tail = batches[-1]
-        next_cursor = encode_cursor(as_utc(tail.created_at), tail.id)
     return BatchPage(batches=views, next_cursor=next_cursor)
+
+
+def keyset_page(
+    *,
+    session: Session,
+    query: Select[Any],
+    order: tuple[InstrumentedAttribute[datetime], InstrumentedAttribute[str]],
+    limit: int,
+    cursor: tuple[datetime, str] | None,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows, newest first on `order` (a time and an id), and the cursor
+    of the next page, or None on the last. Keyset, not offset: a page costs the same however
+    deep it is, and rows inserted meanwhile neither repeat nor vanish."""
+    at, row_id = order
+    if cursor is not None:
+        query = query.where(tuple_(at, row_id) < cursor)
+    rows = list(
+        session.execute(query.order_by(at.desc(), row_id.desc()).limit(limit + 1)).scalars()
+    )
+    if len(rows) <= limit:
+        return rows, None
+    tail = rows[limit - 1]
+    return rows[:limit], encode_cursor(as_utc(getattr(tail, at.key)), getattr(tail, row_id.key))
 
 
 def encode_cursor(created_at: datetime, batch_id: str) -> str:

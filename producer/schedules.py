@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from producer.ids import as_utc, new_id
-from producer.queries import encode_cursor
+from producer.queries import keyset_page
 from schemas.cron import load_zone, next_fire, parse_cron
 from schemas.schedules import (
     MissedRunPolicy,
@@ -150,35 +150,25 @@ def list_schedules(
     *, session: Session, tenant_id: str, limit: int, cursor: tuple[datetime, str] | None
 ) -> SchedulePage:
     """Newest first, keyset-paginated on (created_at, id) like GET /v1/batches."""
-    query = select(Schedule).where(Schedule.tenant_id == tenant_id)
-    if cursor is not None:
-        query = query.where(tuple_(Schedule.created_at, Schedule.id) < cursor)
-    rows = list(
-        session.execute(
-            query.order_by(Schedule.created_at.desc(), Schedule.id.desc()).limit(limit + 1)
-        ).scalars()
+    rows, next_cursor = keyset_page(
+        session=session,
+        query=select(Schedule).where(Schedule.tenant_id == tenant_id),
+        order=(Schedule.created_at, Schedule.id),
+        limit=limit,
+        cursor=cursor,
     )
-    tail = rows[limit - 1] if len(rows) > limit else None
-    return SchedulePage(
-        schedules=[schedule_view(row) for row in rows[:limit]],
-        next_cursor=encode_cursor(as_utc(tail.created_at), tail.id) if tail else None,  # type: ignore[arg-type]
-    )
+    return SchedulePage(schedules=[schedule_view(row) for row in rows], next_cursor=next_cursor)
 
 
 def list_runs(
     *, session: Session, schedule_id: str, limit: int, cursor: tuple[datetime, str] | None
 ) -> ScheduleRunPage:
     """Latest scheduled time first, keyset-paginated on (scheduled_for, id)."""
-    query = select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id)
-    if cursor is not None:
-        query = query.where(tuple_(ScheduleRun.scheduled_for, ScheduleRun.id) < cursor)
-    rows = list(
-        session.execute(
-            query.order_by(ScheduleRun.scheduled_for.desc(), ScheduleRun.id.desc()).limit(limit + 1)
-        ).scalars()
+    rows, next_cursor = keyset_page(
+        session=session,
+        query=select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id),
+        order=(ScheduleRun.scheduled_for, ScheduleRun.id),
+        limit=limit,
+        cursor=cursor,
     )
-    tail = rows[limit - 1] if len(rows) > limit else None
-    return ScheduleRunPage(
-        runs=[run_view(row) for row in rows[:limit]],
-        next_cursor=encode_cursor(as_utc(tail.scheduled_for), tail.id) if tail else None,  # type: ignore[arg-type]
-    )
+    return ScheduleRunPage(runs=[run_view(row) for row in rows], next_cursor=next_cursor)
