@@ -1,4 +1,4 @@
-"""Re-sends lost stage runs and expires jobs past their deadline.
+"""Re-sends lost stage runs, expires jobs past their deadline and prunes the event log.
 
 A stage run's message is lost when it is stuck `queued`, or `running` with a dead lease.
 """
@@ -16,6 +16,7 @@ from producer.crud import stale_stage_runs
 from producer.db import Database
 from producer.deadlines import expire_overdue_jobs
 from producer.dispatch import send_stage_runs
+from producer.event_retention import prune_events
 from producer.revoke import revoke_stage_runs
 from producer.settings import Settings
 
@@ -35,6 +36,15 @@ def reconcile_once(*, db: Database, app: Celery, settings: Settings, limit: int 
     if messages:
         log.warning("re-sending %d stale stage runs", len(messages))
         send_stage_runs(app=app, settings=settings, messages=messages, declare_queues=True)
+    if settings.event_retention_days > 0:
+        with db.session() as session:
+            pruned = prune_events(
+                session=session, retention_s=settings.event_retention_days * 86400
+            )
+        if pruned:
+            log.info(
+                "pruned %d events past the %g-day retention", pruned, settings.event_retention_days
+            )
     return len(messages)
 
 

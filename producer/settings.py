@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     # keeps an idle stream open through proxies
     events_poll_s: float = 0.5
     events_ping_s: float = 15.0
+    # the event log (live events, webhook deliveries and their log) keeps this long; an older
+    # event still waiting for a webhook delivery stays until that ends; 0: keep forever
+    event_retention_days: float = 14.0
     # webhooks: the relay's poll, POSTs at once per relay, attempts per delivery and the waits
     # before attempts 2, 3, ... (the last wait repeats; each gets +-20% jitter)
     webhook_poll_s: float = 1.0

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
-import time
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
@@ -18,125 +11,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from producer.main import create_app
 from producer.settings import Settings
-from producer.webhooks.relay import relay_once
-from schemas.tables import WebhookDelivery, WebhookEndpoint
-from tests.conftest import make_key
-from tests.producer.test_events import run_everything, short_item
-from workers.context import WorkerContext
-
-
-@dataclass
-class Receiver:
-    """A local webhook receiver: answers from `script` per webhook-id, then 200; keeps requests."""
-
-    url: str
-    script: list[int] = field(default_factory=list)
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    seen: Counter[str] = field(default_factory=Counter)
-
-    def answer(self, headers: dict[str, str], body: bytes) -> int:
-        self.requests.append((headers, body))
-        msg_id = headers.get("webhook-id", "")
-        self.seen[msg_id] += 1
-        attempt = self.seen[msg_id]
-        return self.script[attempt - 1] if attempt <= len(self.script) else 200
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(url="")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            status = state.answer({k.lower(): v for k, v in self.headers.items()}, body)
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-            reply = b"ok" if status < 300 else b"x" * 5000  # longer than what is kept
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def local_settings(embedded_settings: Settings) -> Settings:
-    """The test escape hatch (local http receivers) and retries in tenths of a second."""
-    return embedded_settings.model_copy(
-        update={
-            "fetch_allow_private_networks": True,
-            "webhook_backoff_s": [0.05],
-            "webhook_max_attempts": 3,
-        }
-    )
-
-
-@contextmanager
-def make_world(settings: Settings, *, tenants: tuple[str, str]) -> Iterator[dict[str, Any]]:
-    """An app on `settings` with a client for each of two tenants, and a worker context."""
-    app = create_app(settings)
-    a, b = (
-        TestClient(app, headers={"Authorization": f"Bearer {make_key(settings, tenant=t)}"})
-        for t in tenants
-    )
-    ctx = WorkerContext.from_settings(settings)
-    try:
-        yield {"app": app, "a": a, "b": b, "ctx": ctx, "tenants": list(tenants)}
-    finally:
-        ctx.close()
-        app.state.services.db.dispose()
-
-
-@pytest.fixture
-def world(local_settings: Settings) -> Iterator[dict[str, Any]]:
-    with make_world(local_settings, tenants=("newsroom", "shop")) as made:
-        yield made
-
-
-def relay_until_settled(world: dict[str, Any], settings: Settings, timeout_s: float = 20) -> None:
-    """Run relay passes until no delivery is pending (as the relay thread would)."""
-    svc = world["app"].state.services
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        relay_once(db=svc.db, settings=settings, server_secret=svc.secret, owner="test")
-        with svc.db.read_session() as session:
-            states = set(
-                session.execute(
-                    select(WebhookDelivery.state).where(
-                        WebhookDelivery.tenant_id.in_(world["tenants"])
-                    )
-                ).scalars()
-            )
-        if states and "pending" not in states:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"deliveries still pending after {timeout_s} s")
-
-
-def register(client: TestClient, url: str, **spec: Any) -> dict[str, Any]:
-    response = client.post("/v1/webhooks", json={"url": url, **spec})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def submit(client: TestClient, count: int = 1) -> dict[str, Any]:
-    items = [short_item(f"item-{i}") for i in range(count)]
-    response = client.post("/v1/batches", json={"template": "voiceover", "items": items})
-    assert response.status_code == 202, response.text
-    return response.json()
+from schemas.tables import WebhookEndpoint
+from tests.producer.test_events import run_everything
+from tests.producer.webhook_world import (
+    Receiver,
+    make_world,
+    register,
+    relay_until_settled,
+    submit,
+)
 
 
 def test_deliveries_are_signed_per_standard_webhooks(
