@@ -32,6 +32,7 @@ from producer.api.problems import ProblemError
 from producer.assets import owns_artifact, resolve_references
 from producer.db import Database
 from producer.dispatch import send_stage_runs
+from producer.events import event_row, record_events
 from producer.ids import as_utc, new_id
 from producer.intake import check_spec
 from producer.objectstore import ObjectStore
@@ -47,6 +48,7 @@ from producer.settings import Settings
 from producer.submission import create_batch
 from schemas.api import BatchSpec
 from schemas.cron import fire_window, load_zone, next_fire, parse_cron
+from schemas.events import EventType
 from schemas.pipelines import builtin_templates
 from schemas.schedules import MissedRunPolicy, RunOutcome, RunTrigger
 from schemas.tables import Schedule, ScheduleItemDigest, ScheduleRun
@@ -143,7 +145,7 @@ def _claim_one(
         if advanced.rowcount != 1:
             return None  # another scheduler advanced it first, or it was paused meanwhile
         if plan.missed_count and plan.missed_first is not None:
-            _insert_run(
+            missed = _insert_run(
                 session,
                 schedule=schedule,
                 scheduled_for=plan.missed_first,
@@ -151,6 +153,7 @@ def _claim_one(
                 outcome=RunOutcome.SKIPPED_MISSED,
                 missed_runs=plan.missed_count,
             )
+            _record_run_event(session, schedule=schedule, run_id=missed.run_id)
         if plan.fire_at is None:
             return None
         return _insert_run(
@@ -165,7 +168,7 @@ def _claim_one(
 
 def claim_manual(*, session: Session, schedule: Schedule, now: datetime) -> Claim:
     """A run-now claim for the API; scheduled_for is the request time."""
-    claim = _insert_run(
+    return _insert_run(
         session,
         schedule=schedule,
         scheduled_for=now,
@@ -173,8 +176,6 @@ def claim_manual(*, session: Session, schedule: Schedule, now: datetime) -> Clai
         outcome=RunOutcome.CLAIMED,
         trigger=RunTrigger.MANUAL,
     )
-    assert claim is not None
-    return claim
 
 
 def _insert_run(
@@ -186,7 +187,8 @@ def _insert_run(
     outcome: RunOutcome,
     missed_runs: int = 0,
     trigger: RunTrigger = RunTrigger.CRON,
-) -> Claim | None:
+) -> Claim:
+    """The run record; its claim token is only good when `outcome` is CLAIMED."""
     run_id, token = new_id(), new_id()
     is_claim = outcome == RunOutcome.CLAIMED
     session.execute(
@@ -204,7 +206,7 @@ def _insert_run(
             missed_runs=missed_runs,
         )
     )
-    return Claim(run_id=run_id, token=token) if is_claim else None
+    return Claim(run_id=run_id, token=token)
 
 
 def reclaim_stale(*, db: Database, now: datetime, settings: Settings) -> list[Claim]:
@@ -439,7 +441,38 @@ def _mark(session: Session, claim: Claim, now: datetime, **values: Any) -> Sched
         raise LostClaim(claim.run_id)
     run = session.get(ScheduleRun, claim.run_id, populate_existing=True)
     assert run is not None
+    schedule = session.get(Schedule, run.schedule_id)
+    if schedule is not None:
+        _record_run_event(session, schedule=schedule, run_id=run.id)
     return run
+
+
+def _record_run_event(session: Session, *, schedule: Schedule, run_id: str) -> None:
+    """schedule.run in the run's own transaction: live streams and webhooks learn every outcome,
+    the schedule's webhook endpoint included."""
+    run = session.get(ScheduleRun, run_id, populate_existing=True)
+    assert run is not None
+    data = {
+        "schedule_id": schedule.id,
+        "schedule_name": schedule.name,
+        "run_id": run.id,
+        "scheduled_for": as_utc(run.scheduled_for).isoformat(),  # type: ignore[union-attr]
+        "trigger": run.trigger,
+        "outcome": run.outcome,
+        "batch_id": run.batch_id,
+        "item_count": run.item_count,
+        "missed_runs": run.missed_runs,
+        "error": run.error,
+        "webhook_endpoint_id": schedule.webhook_endpoint_id,
+    }
+    # the event log's batch_id is not null; a run that made no batch files under ""
+    row = event_row(
+        type_=EventType.SCHEDULE_RUN,
+        tenant_id=schedule.tenant_id,
+        batch_id=run.batch_id or "",
+        data=data,
+    )
+    record_events(session=session, rows=[row])
 
 
 def tick(*, firing: Firing, now: datetime) -> list[ScheduleRun]:

@@ -16,6 +16,8 @@ class EventType(StrEnum):
     JOB_FAILED = "job.failed"
     JOB_CANCELED = "job.canceled"
     JOB_EXPIRED = "job.expired"
+    # a schedule's run ended (created its batch, skipped, missed or failed)
+    SCHEDULE_RUN = "schedule.run"
 
 
 class BatchState(StrEnum):
@@ -45,3 +47,7 @@ DEFAULT_WEBHOOK_EVENTS: tuple[EventType, ...] = (
 #            finished; null when unknown, e.g. on cancel), stage_state, error_class (when failed)
 #   batch.*: batch_id, state (BatchState), item_count, counts {job state: n}, percent_done;
 #            batch.created adds template and priority
+#   schedule.run: schedule_id, schedule_name, run_id, scheduled_for, trigger (cron, manual),
+#            outcome (created, skipped_no_new_items, skipped_missed, failed), batch_id (when
+#            created), item_count, missed_runs, error (when failed), webhook_endpoint_id (the
+#            schedule's endpoint, which gets these events whatever types it subscribed to)

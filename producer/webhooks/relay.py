@@ -35,6 +35,7 @@ from producer.ids import as_utc, new_id, utcnow
 from producer.settings import Settings
 from producer.webhooks.secrets_box import SecretUnreadable, decrypt_secret
 from producer.webhooks.sender import AttemptResult, post_webhook
+from schemas.events import EventType
 from schemas.tables import Event, EventCursor, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from schemas.webhooks import AttemptOutcome, DeliveryState
 
@@ -85,16 +86,31 @@ def fan_out(*, session: Session, limit: int = FAN_OUT_PAGE) -> int:
     by_tenant: dict[str, list[Any]] = {}
     for endpoint in endpoints:
         by_tenant.setdefault(endpoint.tenant_id, []).append(endpoint)
+    addressed = _addressed_endpoints(session=session, events=events)
     now = utcnow()
     rows = [
         _delivery_row(event, endpoint_id=endpoint.id, now=now)
         for event in events
         for endpoint in by_tenant.get(event.tenant_id, [])
-        if event.type in endpoint.event_types and event.id > endpoint.after_event_id
+        if event.id > endpoint.after_event_id
+        and (event.type in endpoint.event_types or addressed.get(event.id) == endpoint.id)
     ]
     insert_ignoring_duplicates(session=session, table=WebhookDelivery.__table__, rows=rows)
     cursor.event_id, cursor.updated_at = events[-1].id, now
     return len(rows)
+
+
+def _addressed_endpoints(*, session: Session, events: list[Any]) -> dict[int, str]:
+    """Event id -> the endpoint a schedule.run event is addressed to (its schedule's)."""
+    ids = [event.id for event in events if event.type == EventType.SCHEDULE_RUN]
+    if not ids:
+        return {}
+    rows = session.execute(select(Event.id, Event.data).where(Event.id.in_(ids))).all()
+    return {
+        row.id: row.data["webhook_endpoint_id"]
+        for row in rows
+        if row.data.get("webhook_endpoint_id")
+    }
 
 
 def has_new_events(*, session: Session) -> bool:
