@@ -88,18 +88,14 @@ def create_batch(
         jobs=[JobRef(id=row["id"], custom_id=row["custom_id"]) for row in job_rows],
         status_url=f"/v1/batches/{batch_id}",
     )
-    if idempotency is not None:
-        session.add(
-            IdempotencyRecord(
-                tenant_id=tenant_id,
-                key=idempotency.key,
-                request_digest=idempotency.request_digest,
-                status_code=202,
-                response=response.model_dump(mode="json"),
-                created_at=now,
-            )
+    if idempotency is not None:  # a reused key fails here, before the event-log lock is taken
+        remember_response(
+            session=session,
+            tenant_id=tenant_id,
+            idempotency=idempotency,
+            response=response.model_dump(mode="json"),
+            now=now,
         )
-        session.flush()  # a reused key fails here, before the event-log lock is taken
     created = batch_created_event(
         tenant_id=tenant_id,
         batch_id=batch_id,
@@ -115,6 +111,18 @@ def create_batch(
 def find_replay(
     *, session: Session, tenant_id: str, idempotency: Idempotency
 ) -> BatchAccepted | None:
+    response = find_first_response(session=session, tenant_id=tenant_id, idempotency=idempotency)
+    return None if response is None else BatchAccepted.model_validate(response)
+
+
+def find_first_response(
+    *, session: Session, tenant_id: str, idempotency: Idempotency
+) -> dict[str, Any] | None:
+    """The response stored under the key, or None the first time.
+
+    Raises:
+        IdempotencyConflict: the key was first used with another request.
+    """
     record = session.execute(
         select(IdempotencyRecord).where(
             IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == idempotency.key
@@ -124,7 +132,30 @@ def find_replay(
         return None
     if record.request_digest != idempotency.request_digest:
         raise IdempotencyConflict(idempotency.key)
-    return BatchAccepted.model_validate(record.response)
+    return record.response
+
+
+def remember_response(
+    *,
+    session: Session,
+    tenant_id: str,
+    idempotency: Idempotency,
+    response: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Store the first response under the key; a concurrent first use fails the flush
+    (IntegrityError), and the caller answers with what that one stored."""
+    session.add(
+        IdempotencyRecord(
+            tenant_id=tenant_id,
+            key=idempotency.key,
+            request_digest=idempotency.request_digest,
+            status_code=202,
+            response=response,
+            created_at=now,
+        )
+    )
+    session.flush()
 
 
 def _build_rows(

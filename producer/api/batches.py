@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.pagination import parse_cursor
-from producer.api.problems import ProblemError, not_found
+from producer.api.problems import ProblemError, key_reused, not_found
 from producer.api.responses import json_response
 from producer.api.throttle import TOO_MANY_REQUESTS, job_quota, quota_problem
 from producer.assets import (
@@ -174,7 +174,7 @@ def _accept(
                 session=session, tenant_id=tenant, spec=spec, template=pipeline, idempotency=idem
             )
     except IdempotencyConflict:
-        raise _key_reused(idem.key) from None
+        raise key_reused(idem.key) from None
     except QuotaExceeded as error:
         raise quota_problem(error) from None
     except IntegrityError:
@@ -185,7 +185,7 @@ def _accept(
             try:
                 replay = find_replay(session=session, tenant_id=tenant, idempotency=idem)
             except IdempotencyConflict:
-                raise _key_reused(idem.key) from None
+                raise key_reused(idem.key) from None
         if replay is None:
             raise
         return Accepted(response=replay, messages=[], is_replay=True)
@@ -213,16 +213,6 @@ def _resolve_assets(
         )
     if errors:
         raise invalid(f"{len(errors)} input file reference(s) name nothing usable", errors)
-
-
-def _key_reused(key: str) -> ProblemError:
-    return ProblemError(
-        422,
-        "idempotency-key-reused",
-        "Idempotency-Key reused",
-        f"Idempotency-Key {key!r} was used before with a different request body",
-        errors=[{"field": "Idempotency-Key", "detail": "used before with another body"}],
-    )
 
 
 # a batch this large changes the tables enough to mislead the planner (Database docstring)

@@ -73,6 +73,16 @@ def not_found(what: str, identifier: str) -> ProblemError:
     return ProblemError(404, "not-found", "Not found", f"no {what} with id {identifier!r}")
 
 
+def key_reused(key: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "idempotency-key-reused",
+        "Idempotency-Key reused",
+        f"Idempotency-Key {key!r} was used before with a different request",
+        errors=[{"field": "Idempotency-Key", "detail": "used before with another request"}],
+    )
+
+
 def _loc_to_field(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     field = ""

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from producer.api.batches import PROBLEMS
 from producer.api.deps import ReadTenant, Services, SubmitTenant, services
 from producer.api.pagination import parse_cursor
-from producer.api.problems import not_found
+from producer.api.problems import key_reused, not_found
 from producer.assets import owns_artifact, resolve_references
 from producer.ids import utcnow
 from producer.intake import check_spec, invalid
@@ -31,6 +34,12 @@ from producer.schedules import (
     schedule_view,
     set_paused,
 )
+from producer.submission import (
+    Idempotency,
+    IdempotencyConflict,
+    find_first_response,
+    remember_response,
+)
 from schemas.api import BatchSpec
 from schemas.pipelines import builtin_templates
 from schemas.schedules import (
@@ -40,6 +49,7 @@ from schemas.schedules import (
     ScheduleSpec,
     ScheduleView,
 )
+from schemas.tables import ScheduleRun
 
 router = APIRouter(prefix="/v1/schedules", tags=["schedules"])
 SOURCES = ("items", "feed", "prefix")
@@ -175,20 +185,72 @@ def delete(
     summary="Run now: submit the schedule's items as a batch (paused or not)",
 )
 def run_now(
-    schedule_id: str, svc: Annotated[Services, Depends(services)], tenant: SubmitTenant
+    schedule_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: SubmitTenant,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255, description="A retry with the same key runs nothing")
+    ] = None,
 ) -> JSONResponse:
     now = utcnow()
-    with svc.db.session() as session:
-        schedule = get_schedule(session=session, tenant_id=tenant, schedule_id=schedule_id)
-        if schedule is None:
-            raise not_found("schedule", schedule_id)
-        claim = claim_manual(session=session, schedule=schedule, now=now)
+    idem = Idempotency(idempotency_key, _run_now_digest(schedule_id)) if idempotency_key else None
+    try:
+        with svc.db.session() as session:
+            schedule = get_schedule(session=session, tenant_id=tenant, schedule_id=schedule_id)
+            if schedule is None:
+                raise not_found("schedule", schedule_id)
+            first = _first_run_id(session=session, tenant=tenant, idem=idem)
+            if first is None:
+                claim = claim_manual(session=session, schedule=schedule, now=now)
+                if idem is not None:
+                    remember_response(
+                        session=session,
+                        tenant_id=tenant,
+                        idempotency=idem,
+                        response={"run_id": claim.run_id},
+                        now=now,
+                    )
+    except IntegrityError:  # a concurrent retry with the same key claimed first
+        if idem is None:
+            raise
+        with svc.db.read_session() as session:
+            first = _first_run_id(session=session, tenant=tenant, idem=idem)
+        if first is None:
+            raise
+    if first is not None:
+        return _run_response(svc=svc, run_id=first, schedule_id=schedule_id, is_replay=True)
     try:
         run = fire(firing=firing_of(svc), claim=claim, now=now)
     except LostClaim:  # deleted while it ran
         raise not_found("schedule", schedule_id) from None
-    body = run_view(run).model_dump(mode="json")
-    headers = {"Location": f"/v1/batches/{run.batch_id}"} if run.batch_id else None
+    return _run_response(svc=svc, run_id=run.id, schedule_id=schedule_id, is_replay=False)
+
+
+def _run_now_digest(schedule_id: str) -> str:
+    """What a run-now request is, for its Idempotency-Key: the schedule it runs."""
+    return hashlib.sha256(f"POST /v1/schedules/{schedule_id}/run".encode()).hexdigest()
+
+
+def _first_run_id(*, session: Session, tenant: str, idem: Idempotency | None) -> str | None:
+    if idem is None:
+        return None
+    try:
+        response = find_first_response(session=session, tenant_id=tenant, idempotency=idem)
+    except IdempotencyConflict:
+        raise key_reused(idem.key) from None
+    return None if response is None else response["run_id"]
+
+
+def _run_response(*, svc: Services, run_id: str, schedule_id: str, is_replay: bool) -> JSONResponse:
+    """202 with the run as it is now (a replay may find the first request's run still going)."""
+    with svc.db.read_session() as session:
+        run = session.get(ScheduleRun, run_id)
+        if run is None:  # its schedule was deleted since
+            raise not_found("schedule", schedule_id)
+        body = run_view(run).model_dump(mode="json")
+    headers = {"Location": f"/v1/batches/{run.batch_id}"} if run.batch_id else {}
+    if is_replay:
+        headers["Idempotent-Replayed"] = "true"
     return JSONResponse(body, status_code=202, headers=headers)
 
 

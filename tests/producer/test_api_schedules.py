@@ -91,6 +91,35 @@ def test_run_now_creates_a_batch_recording_the_schedule(api_client: TestClient) 
     assert [r["id"] for r in runs["runs"]] == [run["id"]]
 
 
+def test_run_now_retried_with_its_idempotency_key_runs_once(api_client: TestClient) -> None:
+    # Given a schedule run now with an Idempotency-Key
+    made = create(api_client)
+    key = {"Idempotency-Key": "drop-0630-rerun"}
+    first = api_client.post(f"/v1/schedules/{made['id']}/run", headers=key)
+    assert first.status_code == 202 and "Idempotent-Replayed" not in first.headers
+    # When the client retries with the same key
+    again = api_client.post(f"/v1/schedules/{made['id']}/run", headers=key)
+    # Then it gets the first run back, and no second run or batch exists
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["Location"] == f"/v1/batches/{first.json()['batch_id']}"
+    runs = api_client.get(f"/v1/schedules/{made['id']}/runs").json()["runs"]
+    assert [r["id"] for r in runs] == [first.json()["id"]]
+    assert len(api_client.get("/v1/batches").json()["batches"]) == 1
+    # and the key on another schedule, or on a batch, is a reused key
+    other = create(api_client)
+    assert_problem(
+        api_client.post(f"/v1/schedules/{other['id']}/run", headers=key), 422, "Idempotency-Key"
+    )
+    batch = api_client.post(
+        "/v1/batches", json={"template": "voiceover", "items": news_items()[:1]}, headers=key
+    )
+    assert_problem(batch, 422, "Idempotency-Key")
+    # while another key runs it again
+    fresh = api_client.post(f"/v1/schedules/{made['id']}/run", headers={"Idempotency-Key": "b"})
+    assert fresh.status_code == 202 and fresh.json()["id"] != first.json()["id"]
+
+
 def test_run_now_with_items_that_fail_validation_records_a_failed_run(
     api_client: TestClient, embedded_settings: Any
 ) -> None:
