@@ -10,7 +10,10 @@ from typing import Any
 from celery import Celery
 from kombu import Queue
 
-from producer import fs_broker  # noqa: F401 - registers the embedded transport
+from producer import (
+    fs_broker,  # noqa: F401 - registers the embedded transport
+    redis_broker,
+)
 from producer.settings import Settings
 
 RUN_STAGE_TASK = "mediaq.run_stage"
@@ -42,6 +45,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # through the database, which the runner checks
         config["worker_enable_remote_control"] = False
     else:
+        if settings.resolved_broker_url().startswith(("redis://", "rediss://")):
+            # kombu's Redis transport, with acks that survive a broker restart
+            config["broker_transport"] = redis_broker.TRANSPORT
         config["broker_transport_options"] = {
             "priority_steps": list(range(10)),
             "sep": ":",

@@ -326,6 +326,9 @@ class WebhookEndpoint(Base):
     event_types: Mapped[list[str]] = mapped_column(JSON)
     description: Mapped[str] = mapped_column(String(256))
     secret_encrypted: Mapped[str] = mapped_column(Text)
+    # after a rotation, the old secret signs too until it expires, so receivers can switch
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTC_TIME)
     # the log's newest event id at registration: the endpoint gets the events after it
     after_event_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTC_TIME)

@@ -49,6 +49,25 @@ class WebhookEndpointView(BaseModel):
     event_types: list[EventType]
     description: str
     created_at: datetime
+    rotation_grace_until: datetime | None = Field(
+        default=None,
+        description="After a secret rotation: until then deliveries carry a signature by the "
+        "previous secret as well as by the new one.",
+    )
+
+
+class WebhookSecretRotation(BaseModel):
+    """Rotate an endpoint's signing secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grace_s: int = Field(
+        default=86400,
+        ge=0,
+        le=7 * 86400,
+        description="How long the previous secret keeps signing beside the new one, so "
+        "receivers can switch without dropping deliveries; 0 drops it at once.",
+    )
 
 
 class WebhookEndpointCreated(WebhookEndpointView):

@@ -22,6 +22,7 @@ from producer.webhooks.endpoints import (
     get_endpoint,
     job_deliveries,
     list_endpoints,
+    rotate_secret,
 )
 from schemas.webhooks import (
     WebhookDeliveryList,
@@ -29,6 +30,7 @@ from schemas.webhooks import (
     WebhookEndpointList,
     WebhookEndpointSpec,
     WebhookEndpointView,
+    WebhookSecretRotation,
 )
 
 router = APIRouter(tags=["webhooks"])
@@ -91,6 +93,28 @@ def get_endpoint_view(
         if endpoint is None:
             raise not_found("webhook endpoint", endpoint_id)
         return endpoint_view(endpoint)
+
+
+@router.post(
+    "/v1/webhooks/{endpoint_id}/rotate-secret",
+    response_model=WebhookEndpointCreated,
+    responses=BODY_PROBLEMS,
+    summary="New signing secret, shown once; the old one also signs during the grace period",
+)
+def rotate_endpoint_secret(
+    endpoint_id: str,
+    svc: Annotated[Services, Depends(services)],
+    tenant: SubmitTenant,
+    rotation: WebhookSecretRotation | None = None,
+) -> WebhookEndpointCreated:
+    grace_s = (rotation or WebhookSecretRotation()).grace_s
+    with svc.db.session() as session:
+        endpoint = get_endpoint(session=session, tenant_id=tenant, endpoint_id=endpoint_id)
+        if endpoint is None:
+            raise not_found("webhook endpoint", endpoint_id)
+        return rotate_secret(
+            session=session, endpoint=endpoint, grace_s=grace_s, server_secret=svc.secret
+        )
 
 
 @router.delete(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -69,13 +70,33 @@ def create_endpoint(
     return WebhookEndpointCreated(**endpoint_view(endpoint).model_dump(), secret=secret)
 
 
+def rotate_secret(
+    *, session: Session, endpoint: WebhookEndpoint, grace_s: int, server_secret: bytes
+) -> WebhookEndpointCreated:
+    """A new signing secret, returned here and never again; the current one keeps signing
+    beside it for `grace_s` (a previous secret still in its grace period is dropped)."""
+    now, secret = utcnow(), new_webhook_secret()
+    if grace_s > 0:
+        endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+        endpoint.previous_secret_expires_at = now + timedelta(seconds=grace_s)
+    else:
+        endpoint.previous_secret_encrypted = endpoint.previous_secret_expires_at = None
+    endpoint.secret_encrypted = encrypt_secret(
+        secret=secret, endpoint_id=endpoint.id, server_secret=server_secret
+    )
+    session.flush()
+    return WebhookEndpointCreated(**endpoint_view(endpoint).model_dump(), secret=secret)
+
+
 def endpoint_view(endpoint: WebhookEndpoint) -> WebhookEndpointView:
+    expires_at = as_utc(endpoint.previous_secret_expires_at)
     return WebhookEndpointView(
         id=endpoint.id,
         url=endpoint.url,
         event_types=endpoint.event_types,
         description=endpoint.description,
         created_at=as_utc(endpoint.created_at),
+        rotation_grace_until=expires_at if expires_at and expires_at > utcnow() else None,
     )
 
 

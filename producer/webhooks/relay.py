@@ -57,6 +57,8 @@ class Claimed:
     event_id: int
     body: bytes
     attempt: int
+    # the secret before the last rotation, while its grace period runs
+    previous_secret_encrypted: str | None = None
 
 
 def fan_out(*, session: Session, limit: int = FAN_OUT_PAGE) -> int:
@@ -197,6 +199,8 @@ def _load(*, session: Session, delivery_id: str) -> Claimed:
             WebhookDelivery.attempts,
             WebhookEndpoint.url,
             WebhookEndpoint.secret_encrypted,
+            WebhookEndpoint.previous_secret_encrypted,
+            WebhookEndpoint.previous_secret_expires_at,
             Event.id.label("event_id"),
             Event.type,
             Event.data,
@@ -214,6 +218,9 @@ def _load(*, session: Session, delivery_id: str) -> Claimed:
         event_id=row.event_id,
         body=webhook_body(type_=row.type, created_at=row.created_at, data=row.data),
         attempt=row.attempts + 1,
+        previous_secret_encrypted=row.previous_secret_encrypted
+        if (as_utc(row.previous_secret_expires_at) or utcnow()) > utcnow()
+        else None,
     )
 
 
@@ -227,11 +234,13 @@ def webhook_body(*, type_: str, created_at: datetime, data: dict[str, Any]) -> b
 def send(claimed: Claimed, *, settings: Settings, server_secret: bytes) -> AttemptResult:
     """One attempt; a secret that no longer decrypts is a failed attempt, not an exception."""
     try:
-        secret = decrypt_secret(
-            stored=claimed.secret_encrypted,
-            endpoint_id=claimed.endpoint_id,
-            server_secret=server_secret,
-        )
+        secrets = [
+            decrypt_secret(
+                stored=stored, endpoint_id=claimed.endpoint_id, server_secret=server_secret
+            )
+            for stored in (claimed.secret_encrypted, claimed.previous_secret_encrypted)
+            if stored is not None
+        ]
     except SecretUnreadable as error:
         now = utcnow()
         return AttemptResult(AttemptOutcome.NETWORK_ERROR, None, str(error), None, now, now)
@@ -240,7 +249,7 @@ def send(claimed: Claimed, *, settings: Settings, server_secret: bytes) -> Attem
         url=claimed.url,
         msg_id=str(claimed.event_id),
         body=claimed.body,
-        secret=secret,
+        secrets=secrets,
         allow_private=settings.fetch_allow_private_networks,
         context=ssl.create_default_context(cafile=str(ca_file) if ca_file else None),
         timeout_s=settings.webhook_timeout_s,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,12 +29,16 @@ class AttemptResult:
     finished_at: datetime
 
 
-def signed_headers(*, secret: str, msg_id: str, body: bytes, now: datetime) -> dict[str, str]:
-    """webhook-id, webhook-timestamp (this attempt's time) and webhook-signature (v1 HMAC)."""
+def signed_headers(
+    *, secrets: Sequence[str], msg_id: str, body: bytes, now: datetime
+) -> dict[str, str]:
+    """webhook-id, webhook-timestamp (this attempt's time) and webhook-signature: one v1 HMAC
+    per secret, space-separated (during a rotation the old secret signs too, and a receiver
+    accepts the message when any signature matches its secret)."""
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, now, body),
+        "webhook-signature": " ".join(Webhook(s).sign(msg_id, now, body) for s in secrets),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -44,7 +49,7 @@ def post_webhook(
     url: str,
     msg_id: str,
     body: bytes,
-    secret: str,
+    secrets: Sequence[str],
     allow_private: bool,
     context: ssl.SSLContext,
     timeout_s: float,
@@ -60,7 +65,7 @@ def post_webhook(
         checked = check_target(url, allow_private=allow_private)
     except AddressRefused as error:
         return AttemptResult(AttemptOutcome.REFUSED, None, str(error), None, started, utcnow())
-    headers = signed_headers(secret=secret, msg_id=msg_id, body=body, now=started)
+    headers = signed_headers(secrets=secrets, msg_id=msg_id, body=body, now=started)
     connection = open_connection(checked, context=context, timeout_s=timeout_s)
     try:
         connection.request("POST", checked.target, body=body, headers=headers)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from standardwebhooks import Webhook
 
 from producer.settings import Settings
@@ -185,3 +186,70 @@ def test_the_secret_is_shown_once_and_stored_encrypted(
     with world["ctx"].db.read_session() as session:
         stored = session.execute(select(WebhookEndpoint.secret_encrypted)).scalar_one()
     assert secret not in stored and secret.removeprefix("whsec_") not in stored
+
+
+def test_a_rotated_secret_signs_beside_the_old_one_until_the_grace_ends(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    # Given an endpoint whose secret is rotated with the default grace period
+    a = world["a"]
+    endpoint = register(a, receiver.url)
+    rotated = a.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret")
+    assert rotated.status_code == 200, rotated.text
+    new_secret = rotated.json()["secret"]
+    assert new_secret.startswith("whsec_") and new_secret != endpoint["secret"]
+    grace_until = datetime.fromisoformat(rotated.json()["rotation_grace_until"])
+    assert timedelta(hours=23) < grace_until - datetime.now(UTC) <= timedelta(hours=24)
+    assert a.get(f"/v1/webhooks/{endpoint['id']}").json()["rotation_grace_until"]
+    # When a delivery goes out
+    a.post(f"/v1/batches/{submit(a)['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    # Then receivers holding either secret accept it
+    headers, body = receiver.requests[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (endpoint["secret"], new_secret):
+        Webhook(secret).verify(body, headers)
+    # and after a rotation with no grace, only the newest secret signs
+    newest = a.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret", json={"grace_s": 0}).json()
+    assert newest["rotation_grace_until"] is None
+    a.post(f"/v1/batches/{submit(a)['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    headers, body = receiver.requests[-1]
+    Webhook(newest["secret"]).verify(body, headers)
+    for stale in (endpoint["secret"], new_secret):
+        with pytest.raises(Exception, match="signature"):
+            Webhook(stale).verify(body, headers)
+
+
+def test_an_expired_grace_period_stops_the_old_signature(
+    world: dict[str, Any], receiver: Receiver, local_settings: Settings
+) -> None:
+    a = world["a"]
+    endpoint = register(a, receiver.url)
+    new_secret = a.post(f"/v1/webhooks/{endpoint['id']}/rotate-secret").json()["secret"]
+    with world["ctx"].db.session() as session:
+        session.execute(
+            update(WebhookEndpoint).values(
+                previous_secret_expires_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+    assert a.get(f"/v1/webhooks/{endpoint['id']}").json()["rotation_grace_until"] is None
+    a.post(f"/v1/batches/{submit(a)['id']}/cancel")
+    relay_until_settled(world, local_settings)
+    headers, body = receiver.requests[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 1
+    Webhook(new_secret).verify(body, headers)
+
+
+def test_rotation_is_tenant_scoped_and_checks_its_grace(
+    world: dict[str, Any], receiver: Receiver
+) -> None:
+    endpoint = register(world["a"], receiver.url)
+    path = f"/v1/webhooks/{endpoint['id']}/rotate-secret"
+    assert world["b"].post(path).status_code == 404
+    assert world["a"].post("/v1/webhooks/nope/rotate-secret").status_code == 404
+    for grace in (-1, 8 * 86400, "soon"):
+        response = world["a"].post(path, json={"grace_s": grace})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["field"].endswith("grace_s")
+    assert world["a"].post(path, json={"grace": 5}).status_code == 422
