@@ -210,7 +210,7 @@ class MediaqCollector(Collector):
                 ).all()
                 stage_rows = session.execute(_stage_run_counts()).all()
                 finished = session.execute(_finished_runs(since=self._watermark, until=until)).all()
-                webhooks = webhook_families(session)
+                webhooks = webhook_families(session, now=self.clock())
         except SQLAlchemyError as error:
             log.warning("metrics: database unreachable: %s", error)
             up.add_metric([], 0)

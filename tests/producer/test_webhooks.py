@@ -113,7 +113,7 @@ def test_attempts_run_out_redirects_are_not_followed_and_metrics_count_them(
     assert "redirects are not followed" in delivery["attempts"][-1]["error"]
     assert delivery["next_attempt_at"] is None
     scrape = world["a"].get("/metrics").text
-    assert 'mediaq_webhook_delivery_attempts_total{outcome="http_error"} 3.0' in scrape
+    assert 'mediaq_webhook_delivery_attempts_recent{outcome="http_error"} 3.0' in scrape
     assert 'mediaq_webhook_deliveries{state="failed"} 1.0' in scrape
 
 
