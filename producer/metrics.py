@@ -35,6 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from producer.db import Database
 from producer.ids import as_utc, utcnow
+from producer.schedule_metrics import schedule_families
 from producer.webhooks.metrics import webhook_families
 from schemas.catalog import STAGE_KINDS
 from schemas.states import JobState, StageState
@@ -211,6 +212,7 @@ class MediaqCollector(Collector):
                 stage_rows = session.execute(_stage_run_counts()).all()
                 finished = session.execute(_finished_runs(since=self._watermark, until=until)).all()
                 webhooks = webhook_families(session, now=self.clock())
+                schedules = schedule_families(session, now=self.clock())
         except SQLAlchemyError as error:
             log.warning("metrics: database unreachable: %s", error)
             up.add_metric([], 0)
@@ -224,6 +226,7 @@ class MediaqCollector(Collector):
             *_stage_families(stage_rows, self.queues),
             *self._durations.collect(),
             *webhooks,
+            *schedules,
         ]
 
     def _observe_durations(self, rows: Sequence[Any]) -> None:
