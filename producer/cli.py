@@ -202,6 +202,30 @@ def cmd_keys_revoke(args: argparse.Namespace) -> None:
     say(f"key {args.key_id} revoked")
 
 
+def cmd_gc(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+
+    from producer.object_gc import collect_garbage
+    from producer.objectstore import open_object_store
+
+    if args.older_than_hours < 1:
+        raise CliError("--older-than-hours must be at least 1: younger objects may be in use")
+    settings = _settings(args)
+    db = _database(settings)
+    try:
+        report = collect_garbage(
+            db=db,
+            store=open_object_store(settings.resolved_storage_url()),
+            grace=timedelta(hours=args.older_than_hours),
+            dry_run=not args.delete,
+        )
+    finally:
+        db.dispose()
+    say(report.summary(dry_run=not args.delete))
+    if not args.delete and report.deleted:
+        say("run again with --delete to delete them")
+
+
 def progress_bar(view: dict[str, Any]) -> None:
     """Redraw one progress line on a terminal; print a line per change when piped."""
     counts, total = view["counts"], max(1, view["item_count"])
@@ -268,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     dev_cert.add_argument("--out", help="folder (default: <data dir>/c2pa)")
     dev_cert.add_argument("--force", action="store_true", help="replace existing files")
     data_dir(dev_cert)
+    gc = add("gc", cmd_gc, "find (and with --delete, delete) stored objects nothing refers to")
+    gc.add_argument("--delete", action="store_true", help="delete them (default: only count)")
+    gc.add_argument(
+        "--older-than-hours",
+        type=float,
+        default=48,
+        help="only objects stored longer ago than this (default 48; at least 1)",
+    )
+    data_dir(gc)
     submit = add("submit", cmd_submit, "submit a JSONL or CSV file as a batch")
     submit.add_argument("file")
     submit.add_argument("--template", required=True)

@@ -9,6 +9,8 @@ The two fan-out levels keep any one directory (or S3 listing page) small: 65,536
 few hundred million objects before a directory passes a few thousand entries. An object key is
 written once and never changes, so "the key exists" means "these exact bytes are stored"; that
 is how a re-run stores nothing twice. Sidecars are not content-addressed: a second write replaces.
+Storing bytes that are already there refreshes the object's modified time, which garbage
+collection (producer/object_gc.py) reads as "still wanted".
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -126,6 +129,28 @@ def is_object_key_name(name: str) -> bool:
     return _DIGEST_RE.fullmatch(name) is not None
 
 
+@dataclass(frozen=True)
+class StoreEntry:
+    """One key below objects/: an object (`sidecar` None) or a sidecar of it."""
+
+    digest: str
+    sidecar: str | None
+    size_bytes: int
+    modified_at: datetime
+
+
+_SIDECAR_KEY_RE = re.compile(r"([0-9a-f]{64})\.([a-z0-9][a-z0-9_-]{0,63})\.json")
+
+
+def parse_key_name(name: str) -> tuple[str, str | None] | None:
+    """(digest, sidecar name or None) for the last component of a key; None for anything else
+    (temp files, strays)."""
+    if _DIGEST_RE.fullmatch(name):
+        return name, None
+    match = _SIDECAR_KEY_RE.fullmatch(name)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def iter_file_chunks(path: Path) -> Iterator[bytes]:
     """Yield the bytes of `path` in CHUNK_SIZE_BYTES pieces."""
     with path.open("rb") as f:
@@ -229,6 +254,19 @@ class ObjectStore(ABC):
     @abstractmethod
     def get_sidecar(self, *, digest: str, name: str) -> bytes | None:
         """The sidecar's bytes, or None if there is none."""
+
+    @abstractmethod
+    def list_entries(self) -> Iterator[StoreEntry]:
+        """Every object and sidecar, in no particular order. Lists the whole store: for
+        garbage collection and tests."""
+
+    @abstractmethod
+    def modified_at(self, digest: str) -> datetime | None:
+        """When the object was last stored (written, or its bytes stored again); None if absent."""
+
+    @abstractmethod
+    def delete(self, digest: str) -> None:
+        """Remove the object (its sidecars stay); removing a missing object is no error."""
 
     @abstractmethod
     def count_objects(self) -> int:

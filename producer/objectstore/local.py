@@ -14,7 +14,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,8 +25,10 @@ from producer.objectstore.base import (
     ObjectStore,
     ObjectStoreError,
     StoredObject,
+    StoreEntry,
     is_object_key_name,
     object_key,
+    parse_key_name,
     sidecar_key,
     validate_digest,
     validate_media_type,
@@ -98,11 +101,13 @@ class LocalObjectStore(ObjectStore):
                     os.link(tmp_path, final_path)  # atomic create-if-absent
                     return True
                 except FileExistsError:
+                    _touch(final_path)
                     return False
                 except OSError:
                     # Filesystems without hard links: replace is still atomic, but two racing
                     # writers may both report is_new. The bytes are identical, so nothing breaks.
                     if final_path.exists():
+                        _touch(final_path)
                         return False
                     os.replace(tmp_path, final_path)
                     return True
@@ -129,7 +134,9 @@ class LocalObjectStore(ObjectStore):
         validate_media_type(media_type)
         digest = hashlib.sha256(data).hexdigest()
         is_new = False
-        if not self.exists(digest):
+        if self.exists(digest):
+            _touch(self._path(digest))
+        else:
             tmp_path, _, _ = self._write_temp([data])
             is_new = self._publish(tmp_path=tmp_path, final_path=self._path(digest))
         return self._stored(
@@ -177,6 +184,28 @@ class LocalObjectStore(ObjectStore):
         except FileNotFoundError:
             return None
 
+    def list_entries(self) -> Iterator[StoreEntry]:
+        with _store_errors("listing objects", self.root):
+            for path in self._objects_dir.glob("*/*/*"):
+                parsed = parse_key_name(path.name)
+                if parsed is None:
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:  # deleted while listing
+                    continue
+                yield StoreEntry(parsed[0], parsed[1], stat.st_size, _mtime(stat.st_mtime))
+
+    def modified_at(self, digest: str) -> datetime | None:
+        try:
+            return _mtime(self._path(digest).stat().st_mtime)
+        except FileNotFoundError:
+            return None
+
+    def delete(self, digest: str) -> None:
+        with _store_errors("deleting an object", self.root):
+            self._path(digest).unlink(missing_ok=True)
+
     def count_objects(self) -> int:
         return sum(1 for p in self._objects_dir.glob("*/*/*") if is_object_key_name(p.name))
 
@@ -185,3 +214,17 @@ class LocalObjectStore(ObjectStore):
             raise ObjectStoreError(
                 f"local object store {self.root} is not a writable folder with objects/ and tmp/"
             )
+
+
+def _touch(path: Path) -> None:
+    """Mark an object as stored again now (garbage collection keeps recently stored ones).
+
+    Best effort: another user's file (an API and workers running as different users) cannot be
+    touched, and the store still holds the bytes.
+    """
+    with suppress(PermissionError):
+        os.utime(path)
+
+
+def _mtime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)

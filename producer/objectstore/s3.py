@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 from urllib.parse import quote
@@ -33,9 +34,11 @@ from producer.objectstore.base import (
     ObjectStore,
     ObjectStoreError,
     StoredObject,
+    StoreEntry,
     hash_file,
     is_object_key_name,
     object_key,
+    parse_key_name,
     sidecar_key,
     validate_digest,
     validate_media_type,
@@ -144,7 +147,7 @@ class S3ObjectStore(ObjectStore):
         if path.stat().st_size <= MULTIPART_THRESHOLD_BYTES:
             return self.put_bytes(data=path.read_bytes(), media_type=media_type)
         digest, size_bytes = hash_file(path)
-        is_new = not self.exists(digest)
+        is_new = not self._exists_or_touch(digest, media_type=media_type)
         if is_new:
             key = self._key(digest)
             with self._s3_errors("upload", key):
@@ -163,7 +166,7 @@ class S3ObjectStore(ObjectStore):
         validate_media_type(media_type)
         sha = hashlib.sha256(data)
         digest = sha.hexdigest()
-        is_new = not self.exists(digest)
+        is_new = not self._exists_or_touch(digest, media_type=media_type)
         if is_new:
             key = self._key(digest)
             with self._s3_errors("put", key):
@@ -177,6 +180,46 @@ class S3ObjectStore(ObjectStore):
         return self._stored(
             digest=digest, size_bytes=len(data), media_type=media_type, is_new=is_new
         )
+
+    def _exists_or_touch(self, digest: str, *, media_type: str) -> bool:
+        """Whether the object is stored; if it is, its LastModified is set to now (a copy onto
+        itself), so garbage collection sees it as wanted again."""
+        if not self.exists(digest):
+            return False
+        key = self._key(digest)
+        with self._s3_errors("touch", key):
+            self._client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                ContentType=media_type,
+                MetadataDirective="REPLACE",
+            )
+        return True
+
+    def list_entries(self) -> Iterator[StoreEntry]:
+        key_prefix = self.prefix + "objects/"
+        with self._s3_errors("list", key_prefix):
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key_prefix):
+                for item in page.get("Contents", []):
+                    parsed = parse_key_name(item["Key"].rsplit("/", 1)[-1])
+                    if parsed is not None:
+                        yield StoreEntry(parsed[0], parsed[1], item["Size"], item["LastModified"])
+
+    def modified_at(self, digest: str) -> datetime | None:
+        key = self._key(digest)
+        try:
+            with self._s3_errors("head", key):
+                head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except ObjectNotFound:
+            return None
+        return cast(datetime, head["LastModified"])
+
+    def delete(self, digest: str) -> None:
+        key = self._key(digest)
+        with self._s3_errors("delete", key):
+            self._client.delete_object(Bucket=self.bucket, Key=key)
 
     def exists(self, digest: str) -> bool:
         key = self._key(digest)
