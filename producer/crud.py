@@ -280,10 +280,9 @@ class _JobFacts(NamedTuple):
     custom_id: str
 
 
-def _job_facts(*, session: Session, job_id: str) -> _JobFacts:
-    row = session.execute(
-        select(Job.state, Job.batch_id, Job.tenant_id, Job.custom_id).where(Job.id == job_id)
-    ).one()
+def _job_facts(*, session: Session, job_id: str, lock: bool = False) -> _JobFacts:
+    query = select(Job.state, Job.batch_id, Job.tenant_id, Job.custom_id).where(Job.id == job_id)
+    row = session.execute(query.with_for_update() if lock else query).one()
     return _JobFacts(*row)
 
 
@@ -324,8 +323,14 @@ def _advance_job(
     """Queue the stages whose inputs are all ready and refresh the job's derived state.
 
     Records the job's events when a stage moved (`stage_kind`) or the job's state changed.
+
+    The job row is locked first: two stages of one job finishing at once (parallel branches)
+    must not each read the other as still running, or neither would queue the stage they both
+    feed nor finish the job. On PostgreSQL the second waits here for the first to commit and
+    then reads its result (read committed takes a new snapshot per statement); SQLite already
+    runs one writer at a time.
     """
-    before = _job_facts(session=session, job_id=job_id)
+    before = _job_facts(session=session, job_id=job_id, lock=True)
     rows = session.execute(
         select(
             StageRun.id, StageRun.name, StageRun.state, StageRun.depends_on, StageRun.queue
