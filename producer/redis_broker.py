@@ -1,15 +1,18 @@
 """kombu's Redis transport, with acknowledgements that survive a lost connection.
 
 When Redis goes away, Celery drops the broker connection (kombu clears the transport's
-`client`) and reconnects. A stage that finishes meanwhile in a pool child acknowledges its
-message on the old channel, and stock kombu 5.x then fails with AttributeError inside
-`QoS.ack` (it rebuilds a connection pool from the cleared client). Celery counts that error as
-unrecoverable and the worker process exits: seen in the Redis-restart fault test.
+`client`) and reconnects. Two things then touch the old channel: a stage that finishes in a pool
+child acknowledges its message, and closing the channel restores its unacknowledged messages.
+Both build a new Redis client from the cleared one, and stock kombu 5.x fails there with
+AttributeError, which Celery counts as unrecoverable: the worker process exits (seen twice in
+the Redis-restart fault test, once on each path).
 
-Here an ack or reject on a channel whose connection is gone is dropped with a warning. Its
-message stays in Redis's unacked set (or was already restored), so Redis hands it out again
-after the visibility timeout; the stage already committed its result, and the lease check in
-workers/runner.py makes that redelivery a no-op.
+Here that case raises a Redis ConnectionError instead, which kombu and Celery treat as the
+broker being away (logged, then reconnect), and an ack or reject on such a channel is dropped
+with a warning. The message stays in Redis's unacked set, so Redis hands it out again after the
+visibility timeout; the stage already committed its result, and the lease check in
+workers/runner.py makes that redelivery a no-op. (If Redis lost its data, the reconciler
+re-sends whatever had not finished.)
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import logging
 from typing import Any
 
 from kombu.transport import redis
+from redis.exceptions import ConnectionError  # noqa: A004 - the one kombu treats as recoverable
 
 log = logging.getLogger(__name__)
 LATE = "dropped the %s of %s: the broker connection closed first; the message comes back"
@@ -47,6 +51,15 @@ class QoS(redis.QoS):  # type: ignore[misc]
 
 class Channel(redis.Channel):  # type: ignore[misc]
     QoS = QoS
+
+    def _connparams(self, asynchronous: bool = False) -> Any:
+        # every new Redis client starts here; with the transport's client cleared, stock kombu
+        # fails with AttributeError (fatal to Celery) where a connection error (which Celery
+        # and kombu handle by reconnecting) is the truth: restoring the unacked messages on
+        # close takes this path too
+        if is_detached(self):
+            raise ConnectionError("the broker connection was closed")
+        return super()._connparams(asynchronous=asynchronous)
 
 
 class Transport(redis.Transport):  # type: ignore[misc]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from kombu import Connection, Message, Queue
+from kombu.common import ignore_errors
 
 from producer.broker import make_celery
 from producer.redis_broker import TRANSPORT
@@ -88,3 +89,23 @@ def test_celery_uses_it_for_redis_urls_only(redis_url: str, embedded_settings: S
     on_redis = make_celery(embedded_settings.model_copy(update={"broker_url": redis_url}))
     assert on_redis.conf.broker_transport == TRANSPORT
     assert make_celery(embedded_settings).conf.broker_transport != TRANSPORT
+
+
+def test_closing_a_cut_connection_is_a_connection_error_not_a_crash(
+    connection: Connection, redis_url: str
+) -> None:
+    # Celery closes the broken connection with kombu's ignore_errors, which swallows
+    # connection errors only; closing restores the unacked messages through a new client
+    message = take_one(connection)
+    cut_connection(message)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        message.channel.qos.restore_unacked()
+    ignore_errors(connection, connection.close)  # must not raise
+
+
+def test_stock_kombu_crashes_closing_it(redis_url: str) -> None:
+    connection = Connection(redis_url)
+    message = take_one(connection)
+    cut_connection(message)
+    with pytest.raises(AttributeError):
+        message.channel.qos.restore_unacked()
