@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from producer.crud import bulk_insert
 from producer.deadlines import parse_item_deadline
 from producer.dispatch import StageMessage
 from producer.events import batch_created_event, record_events
@@ -77,10 +78,10 @@ def create_batch(
         )
     )
     session.flush()
-    # Core inserts on the tables: one executemany each. (The ORM bulk path drops None values
-    # and so splits rows with and without queued_at into one statement per row.)
-    session.execute(insert(Job.__table__), job_rows)
-    session.execute(insert(StageRun.__table__), stage_rows)
+    # Core bulk inserts (one COPY each on PostgreSQL). The ORM bulk path drops None values
+    # and so splits rows with and without queued_at into one statement per row.
+    bulk_insert(session=session, table=Job.__table__, rows=job_rows)
+    bulk_insert(session=session, table=StageRun.__table__, rows=stage_rows)
     response = BatchAccepted(
         id=batch_id,
         template=template.name,

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 import producer.crud as crud
 from producer.db import Database
+from producer.ids import utcnow
 from producer.migrate import upgrade
 from producer.submission import create_batch
 from schemas.api import BatchSpec
@@ -52,21 +53,25 @@ def one_job(db: Database) -> tuple[str, dict[str, Any]]:
 
 
 def arrange(db: Database, job_id: str, *, running: set[str], pending: set[str]) -> None:
-    """`running` stages held by owner = their name, `pending` ones waiting, the rest done."""
+    """`running` stages held by owner = their name, `pending` ones waiting, the rest done
+    (with the timestamps real runs leave: the database is shared with other tests)."""
+    now = utcnow()
     with db.session() as session:
-        for name, state in [
-            *((n, "running") for n in running),
-            *((n, "pending") for n in pending),
-        ]:
+        for name in running:
             session.execute(
                 update(StageRun)
                 .where(StageRun.job_id == job_id, StageRun.name == name)
-                .values(state=state, lease_owner=name if state == "running" else None)
+                .values(state="running", lease_owner=name, started_at=now)
             )
         session.execute(
             update(StageRun)
+            .where(StageRun.job_id == job_id, StageRun.name.in_(pending))
+            .values(state="pending")
+        )
+        session.execute(
+            update(StageRun)
             .where(StageRun.job_id == job_id, StageRun.name.not_in(running | pending))
-            .values(state="succeeded")
+            .values(state="succeeded", started_at=now, finished_at=now)
         )
         session.execute(update(Job).where(Job.id == job_id).values(state="running"))
 

@@ -200,12 +200,16 @@ def test_the_figures_match_on_postgresql_too(
     settings = embedded_settings.model_copy(update={"database_url": postgres_url})
     context = WorkerContext.from_settings(settings)
     try:
+        # the histogram starts from runs finished after now (its first watermark is the clock
+        # minus the lag): runs other tests finished in this database just before stay out
+        started = utcnow()
         collector = MediaqCollector(
             db=context.db,
             broker_url=settings.resolved_broker_url(),
             queues=QUEUES,
             transport_options={},
             gpu_probe=list,
+            clock=lambda: started + timedelta(seconds=FINISH_LAG_S),
         )
         custom_id = uuid.uuid4().hex
         item = {**ARTICLE, "custom_id": custom_id, "body": f"{ARTICLE['body']} Ref {custom_id}."}

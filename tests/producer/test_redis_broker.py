@@ -35,12 +35,21 @@ def unacked(redis_url: str) -> int:
         client.close()
 
 
-def cut_connection(message: Message) -> None:
-    """What Celery leaves when Redis drops: the transport's client cleared, clients discarded."""
+def cut_connection(message: Message) -> Connection:
+    """What Celery leaves when Redis drops: the transport's client cleared, clients discarded.
+    Returns the client, for `mend`."""
     channel = message.channel
+    client = channel.connection.client
     channel.connection.client = None
     channel._pool = None
     channel.__dict__.pop("client", None)
+    return client
+
+
+def mend(message: Message, client: Connection) -> None:
+    """Undo `cut_connection`, so the connection closes cleanly at the test's end (stock kombu
+    would otherwise print the same AttributeError from an exit handler)."""
+    message.channel.connection.client = client
 
 
 @pytest.fixture
@@ -80,9 +89,12 @@ def test_stock_kombu_fails_that_ack(redis_url: str) -> None:
     connection = Connection(redis_url)
     message = take_one(connection)
     assert type(message.channel.qos) is stock.QoS
-    cut_connection(message)
+    client = cut_connection(message)
     with pytest.raises(AttributeError):
         message.ack()
+    mend(message, client)
+    message.ack()
+    connection.release()
 
 
 def test_celery_uses_it_for_redis_urls_only(redis_url: str, embedded_settings: Settings) -> None:
@@ -106,6 +118,9 @@ def test_closing_a_cut_connection_is_a_connection_error_not_a_crash(
 def test_stock_kombu_crashes_closing_it(redis_url: str) -> None:
     connection = Connection(redis_url)
     message = take_one(connection)
-    cut_connection(message)
+    client = cut_connection(message)
     with pytest.raises(AttributeError):
         message.channel.qos.restore_unacked()
+    mend(message, client)
+    message.ack()
+    connection.release()
