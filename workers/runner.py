@@ -128,7 +128,8 @@ def _run_claimed(
         item=snap.item if getattr(stage, "reads_item", True) else None,
         tenant_id=snap.tenant_id,
     )
-    with ctx.db.session() as session:
+    # a read: on SQLite a writing session would take the database's write lock for it
+    with ctx.db.read_session() as session:
         cached = find_cached_outputs(session=session, cache_key=cache_key)
     if cached is not None and all(ctx.store.exists(d) for d in cached.values()):
         return _commit(ctx, snap, Published(cached, [], []), cache_key, engine, is_cache_hit=True)
