@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -34,35 +34,55 @@ def job_counts(*, session: Session, batch_ids: Iterable[str]) -> dict[str, dict[
     return counts
 
 
-class RecentCounts:
-    """Jobs per state of each batch, kept by one API replica while nothing has changed.
+class TenantVersioned:
+    """Values one API replica keeps while the tenant's event log has not moved.
 
-    Counting a 10,000-job batch is most of a status read's cost, and dashboards poll the same
-    batch together. Every change of a job writes an event row in its transaction
-    (producer/events.py), so while the tenant's latest event id is the one seen when the counts
-    were taken, they are still exact; a newer event means counting again.
+    Every change of a job or a stage writes an event row in its transaction
+    (producer/events.py), so a value computed after reading the tenant's latest event id is
+    still exact while that id is unchanged; a newer event means computing it again. Read the
+    version before computing: a change committed in between then only costs a recomputation.
     """
 
-    def __init__(self, *, max_entries: int = 10_000) -> None:
+    def __init__(self, *, max_entries: int) -> None:
         self.max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[dict[JobState, int], int]] = {}
+        self._entries: dict[Hashable, tuple[Any, int]] = {}
 
-    def get(self, *, session: Session, tenant_id: str, batch_id: str) -> dict[JobState, int]:
-        # the version first: a change committed between the two reads then only costs a recount
-        version = session.execute(
+    @staticmethod
+    def version(*, session: Session, tenant_id: str) -> int:
+        latest = session.execute(
             select(func.max(Event.id)).where(Event.tenant_id == tenant_id)
         ).scalar_one_or_none()
-        version = -1 if version is None else int(version)
+        return -1 if latest is None else int(latest)
+
+    def get(self, key: Hashable, *, version: int) -> Any | None:
         with self._lock:
-            entry = self._entries.get(batch_id)
-        if entry is not None and entry[1] == version:
-            return dict(entry[0])
-        counts = job_counts(session=session, batch_ids=[batch_id])[batch_id]
+            entry = self._entries.get(key)
+        return entry[0] if entry is not None and entry[1] == version else None
+
+    def put(self, key: Hashable, value: Any, *, version: int) -> None:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[batch_id] = (counts, version)
+            self._entries[key] = (value, version)
+
+
+class RecentCounts(TenantVersioned):
+    """Jobs per state of each batch: counting a 10,000-job batch is most of a status read's
+    cost, and dashboards poll the same batch together."""
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        super().__init__(max_entries=max_entries)
+
+    def get_counts(
+        self, *, session: Session, tenant_id: str, batch_id: str, version: int | None = None
+    ) -> dict[JobState, int]:
+        if version is None:
+            version = self.version(session=session, tenant_id=tenant_id)
+        counts = self.get(batch_id, version=version)
+        if counts is None:
+            counts = job_counts(session=session, batch_ids=[batch_id])[batch_id]
+            self.put(batch_id, counts, version=version)
         return dict(counts)
 
 
@@ -113,6 +133,7 @@ def batch_view(
     job_state: JobState | None = None,
     custom_id: str | None = None,
     recent_counts: RecentCounts | None = None,
+    version: int | None = None,
 ) -> BatchView | None:
     """The batch with counts per state and one page of its jobs in submission order.
 
@@ -120,12 +141,15 @@ def batch_view(
         job_state: list only the jobs in this state.
         custom_id: list only the jobs whose custom_id contains this text (case-insensitive).
         recent_counts: counts per state kept while the tenant has no newer event, else counted.
+        version: the tenant's latest event id, when the caller has read it already.
     """
     batch = get_batch(session=session, tenant_id=tenant_id, batch_id=batch_id)
     if batch is None:
         return None
     if recent_counts is not None:
-        counts = recent_counts.get(session=session, tenant_id=tenant_id, batch_id=batch.id)
+        counts = recent_counts.get_counts(
+            session=session, tenant_id=tenant_id, batch_id=batch.id, version=version
+        )
     else:
         counts = job_counts(session=session, batch_ids=[batch.id])[batch.id]
     last = None

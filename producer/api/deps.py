@@ -15,7 +15,7 @@ from producer.api.throttle import enforce_rate
 from producer.db import Database
 from producer.keys import Principal, VerifiedKeys, verify_key
 from producer.objectstore import ObjectStore
-from producer.queries import RecentCounts
+from producer.queries import RecentCounts, TenantVersioned
 from producer.settings import Settings
 
 
@@ -28,6 +28,8 @@ class Services:
     secret: bytes
     verified_keys: VerifiedKeys = field(default_factory=lambda: VerifiedKeys(ttl_s=5.0))
     recent_counts: RecentCounts = field(default_factory=RecentCounts)
+    # serialised batch pages (GET /v1/batches/{id} with its query), about 15 KB per 100 jobs
+    batch_pages: TenantVersioned = field(default_factory=lambda: TenantVersioned(max_entries=2000))
 
 
 # The dependencies are `async def` and do their I/O in the thread pool only when they must:

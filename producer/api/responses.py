@@ -12,5 +12,11 @@ from fastapi import Response
 from pydantic import BaseModel
 
 
-def json_response(model: BaseModel) -> Response:
-    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+def json_body(model: BaseModel) -> bytes:
+    return model.model_dump_json(by_alias=True).encode()
+
+
+def json_response(model: BaseModel | bytes) -> Response:
+    """The model serialised, or JSON bytes serialised before (a cached answer)."""
+    body = model if isinstance(model, bytes) else json_body(model)
+    return Response(body, media_type="application/json")

@@ -56,6 +56,15 @@ CHECKS = [
 BODY_TYPES = ["application/json", "application/x-ndjson", "text/csv", "multipart/form-data"]
 # one app and database per test, shared by its examples on purpose
 SHARED_APP = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+# these tests fuzz inputs, not the rate limits: a fast run of 40 submissions with their
+# cancels and retries would otherwise meet the per-key 429s (tests/producer/test_limits.py)
+UNLIMITED = {"MEDIAQ_SUBMIT_RATE_PER_S": "0", "MEDIAQ_READ_RATE_PER_S": "0"}
+
+
+@pytest.fixture(autouse=True)
+def unlimited(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in UNLIMITED.items():
+        monkeypatch.setenv(name, value)
 
 
 def _served_openapi() -> dict[str, Any]:
@@ -292,7 +301,12 @@ def postgres_client(postgres_url: str, tmp_path: Path) -> Iterator[TestClient]:
     from schemas.tables import Batch
 
     settings = Settings(
-        data_dir=tmp_path / "data", database_url=postgres_url, broker_url="", storage_url=""
+        data_dir=tmp_path / "data",
+        database_url=postgres_url,
+        broker_url="",
+        storage_url="",
+        submit_rate_per_s=0,
+        read_rate_per_s=0,
     )
     settings.data_dir.mkdir(parents=True)
     upgrade(postgres_url)
