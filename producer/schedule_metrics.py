@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from producer.ids import as_utc
+from producer.metric_families import grouped_counts, labelled_gauge
 from schemas.schedules import RunOutcome
 from schemas.tables import Schedule, ScheduleRun
 
@@ -21,28 +22,18 @@ RECENT = timedelta(hours=24)
 def schedule_families(session: Session, *, now: datetime) -> list[Metric]:
     """Runs of the last day by outcome, schedules by state, and how late the most overdue
     active schedule is (no scheduler running)."""
-    outcomes = dict.fromkeys((o.value for o in RunOutcome), 0)
-    for outcome, count in session.execute(
+    outcomes = grouped_counts(
+        session,
         select(ScheduleRun.outcome, func.count())
         .where(ScheduleRun.claimed_at >= now - RECENT)
-        .group_by(ScheduleRun.outcome)
-    ):
-        outcomes[outcome] = count
-    runs = GaugeMetricFamily(
-        "mediaq_schedule_runs_recent",
-        "Schedule runs claimed in the last 24 hours, by outcome (claimed: being produced now).",
-        labels=["outcome"],
+        .group_by(ScheduleRun.outcome),
+        keys=(o.value for o in RunOutcome),
     )
-    for outcome, count in sorted(outcomes.items()):
-        runs.add_metric([outcome], count)
-    states = {"active": 0, "paused": 0}
-    for is_paused, count in session.execute(
-        select(Schedule.is_paused, func.count()).group_by(Schedule.is_paused)
-    ):
-        states["paused" if is_paused else "active"] = count
-    schedules = GaugeMetricFamily("mediaq_schedules", "Schedules by state.", labels=["state"])
-    for state, count in states.items():
-        schedules.add_metric([state], count)
+    paused = grouped_counts(
+        session,
+        select(Schedule.is_paused, func.count()).group_by(Schedule.is_paused),
+        keys=(False, True),
+    )
     oldest_due = session.execute(
         select(func.min(Schedule.next_run_at)).where(Schedule.is_paused.is_(False))
     ).scalar_one_or_none()
@@ -53,4 +44,18 @@ def schedule_families(session: Session, *, now: datetime) -> list[Metric]:
         "MEDIAQ_SCHEDULER_POLL_S for long, no scheduler is running.",
     )
     overdue.add_metric([], overdue_s)
-    return [runs, schedules, overdue]
+    return [
+        labelled_gauge(
+            "mediaq_schedule_runs_recent",
+            "Schedule runs claimed in the last 24 hours, by outcome (claimed: being produced now).",
+            label="outcome",
+            values=outcomes,
+        ),
+        labelled_gauge(
+            "mediaq_schedules",
+            "Schedules by state.",
+            label="state",
+            values={"active": paused[False], "paused": paused[True]},
+        ),
+        overdue,
+    ]

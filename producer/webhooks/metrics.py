@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from producer.metric_families import grouped_counts, labelled_gauge
 from schemas.tables import WebhookAttempt, WebhookDelivery
 from schemas.webhooks import AttemptOutcome, DeliveryState
 
@@ -19,31 +19,30 @@ RECENT = timedelta(minutes=15)
 
 def webhook_families(session: Session, *, now: datetime) -> list[Metric]:
     """Attempts of the last 15 minutes by outcome, and deliveries by state."""
-    attempts = dict.fromkeys((o.value for o in AttemptOutcome), 0)
-    for outcome, count in session.execute(
+    attempts = grouped_counts(
+        session,
         select(WebhookAttempt.outcome, func.count())
         .where(WebhookAttempt.started_at >= now - RECENT)
-        .group_by(WebhookAttempt.outcome)
-    ):
-        attempts[outcome] = count
-    deliveries = dict.fromkeys((s.value for s in DeliveryState), 0)
-    for state, count in session.execute(
-        select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
-    ):
-        deliveries[state] = count
-    recent = GaugeMetricFamily(
-        "mediaq_webhook_delivery_attempts_recent",
-        "Webhook POSTs started in the last 15 minutes, by outcome (delivered, http_error, "
-        "network_error, refused).",
-        labels=["outcome"],
+        .group_by(WebhookAttempt.outcome),
+        keys=(o.value for o in AttemptOutcome),
     )
-    for outcome, count in sorted(attempts.items()):
-        recent.add_metric([outcome], count)
-    gauge = GaugeMetricFamily(
-        "mediaq_webhook_deliveries",
-        "Webhook deliveries (event x endpoint) by state.",
-        labels=["state"],
+    deliveries = grouped_counts(
+        session,
+        select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state),
+        keys=(s.value for s in DeliveryState),
     )
-    for state, count in sorted(deliveries.items()):
-        gauge.add_metric([state], count)
-    return [recent, gauge]
+    return [
+        labelled_gauge(
+            "mediaq_webhook_delivery_attempts_recent",
+            "Webhook POSTs started in the last 15 minutes, by outcome (delivered, http_error, "
+            "network_error, refused).",
+            label="outcome",
+            values=attempts,
+        ),
+        labelled_gauge(
+            "mediaq_webhook_deliveries",
+            "Webhook deliveries (event x endpoint) by state.",
+            label="state",
+            values=deliveries,
+        ),
+    ]

@@ -9,25 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from producer.db import Database
 from producer.settings import Settings
 from producer.webhooks.relay import fan_out
-from schemas.tables import Event, WebhookDelivery
+from schemas.tables import WebhookDelivery
 from tests.producer.test_api_schedules import schedule_body
-from tests.producer.test_scheduler import T0, Clock, add_schedule, make_scheduler
+from tests.producer.test_scheduler import T0, Clock, add_schedule, make_scheduler, schedule_events
 from tests.producer.webhook_world import Receiver, register, relay_until_settled
-
-
-def schedule_events(settings: Settings, schedule_id: str) -> list[dict[str, Any]]:
-    db = Database(settings.resolved_database_url())
-    try:
-        with db.read_session() as session:
-            rows = session.execute(
-                select(Event.data).where(Event.type == "schedule.run").order_by(Event.id)
-            ).scalars()
-            return [data for data in rows if data["schedule_id"] == schedule_id]
-    finally:
-        db.dispose()
 
 
 def test_each_outcome_of_a_cron_run_is_an_event(embedded_settings: Settings) -> None:
@@ -49,25 +36,6 @@ def test_each_outcome_of_a_cron_run_is_an_event(embedded_settings: Settings) -> 
     assert created["batch_id"] and created["item_count"] == 2
     assert created["scheduled_for"] == (T0 + timedelta(hours=5)).isoformat()
     assert created["schedule_name"] == "drop" and created["webhook_endpoint_id"] is None
-
-
-def test_a_failed_run_reports_its_error(embedded_settings: Settings) -> None:
-    schedule_id = add_schedule(
-        embedded_settings,
-        tenant="t-ev-feed",
-        now=T0,
-        cron="0 * * * *",
-        items=None,
-        feed="https://127.0.0.1:9/feed.jsonl",
-    )
-    scheduler = make_scheduler(embedded_settings, Clock(T0 + timedelta(hours=1, seconds=1)))
-    try:
-        scheduler.run_once()
-    finally:
-        scheduler.firing.db.dispose()
-    (event,) = schedule_events(embedded_settings, schedule_id)
-    assert event["outcome"] == "failed" and event["batch_id"] is None
-    assert "not a public address" in event["error"]
 
 
 def test_the_schedules_endpoint_gets_its_runs_whatever_it_subscribed_to(

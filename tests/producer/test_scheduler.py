@@ -25,7 +25,7 @@ from producer.scheduler import Scheduler
 from producer.schedules import create_schedule
 from producer.settings import Settings
 from schemas.schedules import ScheduleSpec
-from schemas.tables import Batch, Job, Schedule, ScheduleRun
+from schemas.tables import Batch, Event, Job, Schedule, ScheduleRun
 from tests.producer.test_api_batches import news_items
 
 # a Monday, later than any real clock here: deadlines computed from it are in the future
@@ -74,6 +74,18 @@ def runs_of(settings: Settings, schedule_id: str) -> list[ScheduleRun]:
                     .order_by(ScheduleRun.scheduled_for)
                 ).scalars()
             )
+    finally:
+        db.dispose()
+
+
+def schedule_events(settings: Settings, schedule_id: str) -> list[dict[str, Any]]:
+    db = Database(settings.resolved_database_url())
+    try:
+        with db.read_session() as session:
+            rows = session.execute(
+                select(Event.data).where(Event.type == "schedule.run").order_by(Event.id)
+            ).scalars()
+            return [data for data in rows if data["schedule_id"] == schedule_id]
     finally:
         db.dispose()
 
@@ -412,6 +424,10 @@ def test_an_unreachable_feed_records_a_failed_run(embedded_settings: Settings) -
         scheduler.firing.db.dispose()
     (run,) = runs_of(embedded_settings, schedule_id)
     assert run.outcome == "failed" and "not a public address" in (run.error or "")
+    # and the failure is reported as a schedule.run event
+    (event,) = schedule_events(embedded_settings, schedule_id)
+    assert event["outcome"] == "failed" and event["batch_id"] is None
+    assert event["error"] == run.error
 
 
 def test_an_inbox_prefix_reads_its_jsonl_and_csv_files(embedded_settings: Settings) -> None:
