@@ -42,7 +42,8 @@ _DIGEST_RE = re.compile(r"\b[0-9a-f]{64}\b")
 
 @dataclass
 class GcReport:
-    """What one collection saw and did; `deleted` holds digests (only sizes when not dry)."""
+    """What one collection saw and did; `deleted`: the digests deleted (in a dry run, the ones
+    that would be)."""
 
     objects: int = 0
     kept_recorded: int = 0

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtualenv (once) and run the sample news batch end to end on the embedded default.
+# Set up a virtualenv (once) and run the sample news and product batches end to end on the
+# embedded default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
