@@ -24,27 +24,29 @@ from kombu.transport import redis
 from redis.exceptions import ConnectionError  # noqa: A004 - the one kombu treats as recoverable
 
 log = logging.getLogger(__name__)
-LATE = "dropped the %s of %s: the broker connection closed first; the message comes back"
+LATE = "dropped the %s of %s: the broker connection was lost first; the message comes back"
 
 
 def is_detached(channel: Any) -> bool:
-    """Whether the channel's connection was closed under it (so Redis cannot be reached)."""
+    """Whether the channel's connection was dropped under it (so Redis cannot be reached).
+
+    Not merely closed: a clean close (a warm shutdown) restores the unacked messages through a
+    new client, with the transport still connected, and must keep doing so.
+    """
     transport = getattr(channel, "connection", None)
-    return bool(channel.closed) or transport is None or transport.client is None
+    return transport is None or transport.client is None
 
 
 class QoS(redis.QoS):  # type: ignore[misc]
     def ack(self, delivery_tag: Any) -> None:
         if is_detached(self.channel):
-            log.warning("dropped the ack of %s: the broker connection closed first", delivery_tag)
+            log.warning(LATE, "ack", delivery_tag)
             return
         super().ack(delivery_tag)
 
     def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
         if is_detached(self.channel):
-            log.warning(
-                "dropped the reject of %s: the broker connection closed first", delivery_tag
-            )
+            log.warning(LATE, "reject", delivery_tag)
             return
         super().reject(delivery_tag, requeue=requeue)
 

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.fault, pytest.mark.postgres, pytest.mark.timeout(180)]
 JOBS = 50
 DOWN_S = 2.0
 CONCURRENCY = 2
-# Between counting the waiting messages and the stop, the worker's processes take a few and
-# finishing stages (or the reconciler) send a few more; the count is compared within this much.
+# Between counting the waiting messages and the stop, the worker's processes take a few; the
+# count after the restart may be this much lower and still mean nothing was lost.
 COUNT_SLACK = 4 * CONCURRENCY
 
 
@@ -72,10 +72,11 @@ def test_redis_restart_mid_batch_loses_and_duplicates_nothing(
     extra = f"messages_before={waiting_before} after_restart={waiting_after}"
     report(scenario, audit, faults=1, recovered=recovered, drain_s=drain_s, extra=extra)
     if not is_flushed:
-        # appendonly: what was waiting is still there, give or take what moved between the
-        # count and the stop
+        # appendonly: what was waiting is still there, less what moved between the count and
+        # the stop. It may also have grown: the worker gives back the messages it had reserved
+        # when its connection dropped (kombu restores them; the leases make reruns no-ops).
         assert waiting_before > COUNT_SLACK, "too little waited in Redis to tell kept from lost"
-        assert abs(waiting_after - waiting_before) <= COUNT_SLACK, extra
+        assert waiting_after >= waiting_before - COUNT_SLACK, extra
     assert in_flight, "the restart came after the batch had drained; nothing was at risk"
     assert recovered == len(in_flight)
     assert_clean(audit, accepted=JOBS)

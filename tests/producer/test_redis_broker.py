@@ -124,3 +124,18 @@ def test_stock_kombu_crashes_closing_it(redis_url: str) -> None:
     mend(message, client)
     message.ack()
     connection.release()
+
+
+def test_a_clean_close_still_gives_unacked_messages_back(redis_url: str) -> None:
+    # a warm shutdown closes the channel with Redis up: what the worker had taken but not
+    # finished goes back to the queue at once, as with stock kombu
+    before = unacked(redis_url)
+    connection = Connection(redis_url, transport=TRANSPORT)
+    take_one(connection)
+    assert unacked(redis_url) == before + 1
+    connection.release()
+    assert unacked(redis_url) == before
+    with Connection(redis_url, transport=TRANSPORT) as again, again.SimpleQueue(QUEUE) as simple:
+        message = simple.get(timeout=5)
+        assert message.payload == {"stage": 1}
+        message.ack()
