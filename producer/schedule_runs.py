@@ -153,7 +153,9 @@ def _claim_one(
                 outcome=RunOutcome.SKIPPED_MISSED,
                 missed_runs=plan.missed_count,
             )
-            _record_run_event(session, schedule=schedule, run_id=missed.run_id)
+            missed_run = session.get(ScheduleRun, missed.run_id)
+            assert missed_run is not None
+            _record_run_event(session, schedule=schedule, run=missed_run)
         if plan.fire_at is None:
             return None
         return _insert_run(
@@ -443,15 +445,13 @@ def _mark(session: Session, claim: Claim, now: datetime, **values: Any) -> Sched
     assert run is not None
     schedule = session.get(Schedule, run.schedule_id)
     if schedule is not None:
-        _record_run_event(session, schedule=schedule, run_id=run.id)
+        _record_run_event(session, schedule=schedule, run=run)
     return run
 
 
-def _record_run_event(session: Session, *, schedule: Schedule, run_id: str) -> None:
+def _record_run_event(session: Session, *, schedule: Schedule, run: ScheduleRun) -> None:
     """schedule.run in the run's own transaction: live streams and webhooks learn every outcome,
     the schedule's webhook endpoint included."""
-    run = session.get(ScheduleRun, run_id, populate_existing=True)
-    assert run is not None
     data = {
         "schedule_id": schedule.id,
         "schedule_name": schedule.name,

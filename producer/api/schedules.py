@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from functools import partial
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -20,7 +19,6 @@ from producer.api.problems import key_reused, not_found
 from producer.assets import owns_artifact, resolve_references
 from producer.ids import utcnow
 from producer.intake import check_spec, invalid
-from producer.queries import decode_cursor
 from producer.schedule_runs import Firing, LostClaim, claim_manual, fire
 from producer.schedule_sources import fetch_feed
 from producer.schedules import (
@@ -278,12 +276,3 @@ def get_runs(
         return list_runs(
             session=session, schedule_id=schedule_id, limit=limit, cursor=parse_cursor(cursor)
         )
-
-
-def _cursor(raw: str | None) -> tuple[datetime, str] | None:
-    if raw is None:
-        return None
-    try:
-        return decode_cursor(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("malformed cursor", [{"field": "cursor", "detail": "malformed"}]) from None
